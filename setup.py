@@ -1,0 +1,33 @@
+"""skrl_isaac: reinforcement learning for Isaac Gym and other batched, GPU-first simulators."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="skrl_isaac",
+    version="0.1.0",
+    description="PyTorch reinforcement learning for Isaac Gym and batched simulators, with an embedded MuJoCo task suite",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["skrl_isaac", "skrl_isaac.*", "envs", "envs.*"]),
+    package_data={"skrl_isaac": ["cfg/*.yaml", "cfg/*/*.yaml"], "envs": ["assets/*.xml"]},
+    include_package_data=True,
+    install_requires=[
+        "torch>=2.2",
+        "numpy>=1.24",
+        "gymnasium>=0.29",
+        "mujoco>=3.2",
+        "hydra-core>=1.3",
+        "omegaconf>=2.3",
+        "tensorboard>=2.14",
+        "tqdm>=4.60",
+        "pandas>=2.0",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "hypothesis>=6.80", "psutil>=5.9"],
+        "rl_games": ["rl-games>=1.6"],
+        "onnx": ["onnx>=1.15", "onnxruntime>=1.16"],
+        "video": ["imageio>=2.30"],
+    },
+    entry_points={"console_scripts": ["skrl-isaac-train = skrl_isaac.cli.train:main"]},
+)

@@ -1,0 +1,197 @@
+"""Agent base class: experiment directory, TensorBoard tracking and checkpoints, shared by every agent."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Any, Mapping
+
+import torch
+
+from skrl_isaac import logger
+from skrl_isaac.agents.torch.tracking import Tracker
+from skrl_isaac.memories.torch.base import Memory
+from skrl_isaac.models.torch.base import Model
+from skrl_isaac.utils.files import atomic_torch_save
+
+EXPERIMENT_DEFAULT_CONFIG: dict[str, Any] = {
+    "directory": "",                # experiment's parent directory ("" -> ./runs)
+    "experiment_name": "",          # experiment name ("" -> <%y-%m-%d_%H-%M-%S-%f>_<AgentClass>)
+    "write_interval": 250,          # TensorBoard writing interval (timesteps); <= 0 disables it
+    "checkpoint_interval": 1000,    # interval for checkpoints (timesteps); <= 0 disables them
+    "checkpoint_policy_only": True,  # checkpoint the policy only (True) or every model (False)
+}
+
+
+def identity_preprocessor(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """Preprocessor used when none is configured: returns its input."""
+    return x
+
+
+class Agent:
+    """Base class of the agents (DQN, DDPG, TD3, SAC, PPO).
+
+    It owns the experiment directory, the TensorBoard writer (every ``write_interval`` timesteps),
+    the checkpoints (every ``checkpoint_interval`` timesteps) and the tracking of the reward and
+    episode metrics, accumulated on the device and written once per interval.
+
+    :param models: the agent's models by name (e.g. ``{"policy": ..., "value": ...}``)
+    :param memory: the agent's memory (rollout or replay buffer)
+    :param observation_space: observation space
+    :param action_space: action space
+    :param device: device of the computations (the environment's device)
+    :param cfg: the agent's configuration (merged with the agent's ``DEFAULT_CONFIG`` by the subclass)
+    """
+
+    def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
+                 action_space: Any, device: str | torch.device | None, cfg: dict) -> None:
+        self.models = dict(models)
+        self.memory = memory
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.device = torch.device("cuda:0" if device is None and torch.cuda.is_available() else (device or "cpu"))
+        self.cfg = cfg
+
+        experiment = cfg["experiment"]
+        self.write_interval = int(experiment["write_interval"])
+        self.checkpoint_interval = int(experiment["checkpoint_interval"])
+        self.checkpoint_policy_only = bool(experiment["checkpoint_policy_only"])
+        directory = experiment["directory"] or os.path.join(os.getcwd(), "runs")
+        name = experiment["experiment_name"] or (
+            datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f") + "_" + type(self).__name__)
+        self.experiment_dir = os.path.join(directory, name)
+
+        # modules written by checkpoints: name -> module (subclasses register theirs)
+        self.checkpoint_modules: dict[str, torch.nn.Module] = {}
+        self.policy_checkpoint_names: tuple[str, ...] = ("policy",)
+        self._writer = None
+        self._tracker: Tracker | None = None
+        self.last_tracking: dict[str, float] = {}
+        self.last_written_timestep = 0
+
+    # -- set-up -------------------------------------------------------------------------------
+    @property
+    def writer(self):
+        """The TensorBoard ``SummaryWriter`` (None when ``write_interval <= 0`` or before :meth:`init`)."""
+        return self._writer
+
+    @property
+    def tracking_enabled(self) -> bool:
+        return self.write_interval > 0
+
+    def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
+        """Create the experiment directory and the writer; called by the trainer before training."""
+        num_envs = self.memory.num_envs if self.memory is not None else int((trainer_cfg or {}).get("num_envs", 1))
+        if self.write_interval > 0 or self.checkpoint_interval > 0:
+            os.makedirs(self.experiment_dir, exist_ok=True)
+        if self.write_interval > 0:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=self.experiment_dir)
+            self._tracker = Tracker(num_envs, self.device)
+
+    def set_mode(self, mode: str) -> None:
+        """Set every model to ``"train"`` or ``"eval"`` mode."""
+        for model in self.models.values():
+            if model is not None:
+                model.set_mode(mode)
+
+    # -- tracking -----------------------------------------------------------------------------
+    def track_data(self, tag: str, value: torch.Tensor | float) -> None:
+        """Track ``value`` under ``tag``; the mean over the write interval is written to TensorBoard.
+
+        :param tag: ``"<Tag> / <Metric>"``, e.g. ``"Resource / CPU usage"``
+        :param value: a number, or a 0-dim/one-element tensor (kept on its device until the write)
+        """
+        if self._tracker is not None:
+            self._tracker.add(tag, value)
+
+    def write_tracking_data(self, timestep: int, timesteps: int) -> None:
+        """Write the means of the tracked data at ``timestep`` (one host synchronization)."""
+        if self._tracker is None:
+            return
+        data = self._tracker.flush()
+        for tag, value in data.items():
+            if not tag.startswith("_"):
+                self._writer.add_scalar(tag, value, global_step=timestep)
+        self._writer.flush()
+        self.last_tracking = data
+        self.last_written_timestep = timestep
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def _checkpoint_items(self) -> dict[str, torch.nn.Module]:
+        if not self.checkpoint_policy_only:
+            return {k: m for k, m in self.checkpoint_modules.items() if m is not None}
+        return {k: m for k, m in self.checkpoint_modules.items() if k in self.policy_checkpoint_names and m is not None}
+
+    def write_checkpoint(self, timestep: int, timesteps: int) -> list[str]:
+        """Write ``checkpoints/<timestep>_<name>.pt`` for the policy (and its input preprocessor) or every model.
+
+        Each file is a plain ``state_dict``, written atomically. Return the written paths.
+        """
+        folder = os.path.join(self.experiment_dir, "checkpoints")
+        paths = []
+        for name, module in self._checkpoint_items().items():
+            path = os.path.join(folder, f"{timestep}_{name}.pt")
+            atomic_torch_save(module.state_dict(), path)
+            paths.append(path)
+        return paths
+
+    # -- interaction --------------------------------------------------------------------------
+    def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
+        """Return ``(actions, log_prob, outputs)`` for ``states``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def act_deterministic(self, states: torch.Tensor) -> torch.Tensor:
+        """Deterministic actions for evaluation (the policy's mean / argmax / output)."""
+        policy = self.models["policy"]
+        return policy.deterministic_act(self._state_preprocessor(states))
+
+    _state_preprocessor = staticmethod(identity_preprocessor)
+
+    def record_transition(self, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
+                          next_states: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
+                          infos: Any, timestep: int, timesteps: int) -> None:
+        """Record one environment step (all envs): tracking here, memory writes in the subclasses."""
+        if self._tracker is not None:
+            self._tracker.record_step(rewards, terminated | truncated)
+
+    def pre_interaction(self, timestep: int, timesteps: int) -> None:
+        """Called before each environment step."""
+
+    def post_interaction(self, timestep: int, timesteps: int) -> None:
+        """Called after each environment step: writes at ``write_interval`` / ``checkpoint_interval`` multiples.
+
+        ``timestep`` is 0-based; after the step, ``timestep + 1`` steps are done, and that number
+        is the TensorBoard step and the checkpoint file prefix.
+        """
+        done = timestep + 1
+        if self.write_interval > 0 and done % self.write_interval == 0:
+            self.write_tracking_data(done, timesteps)
+        if self.checkpoint_interval > 0 and done % self.checkpoint_interval == 0:
+            self.write_checkpoint(done, timesteps)
+
+    def close(self) -> None:
+        """Flush and close the writer; wait for the memory's pending exports."""
+        if self._writer is not None:
+            self._writer.flush()
+            self._writer.close()
+        if self.memory is not None:
+            self.memory.close()
+
+    # -- helpers for subclasses ---------------------------------------------------------------
+    def _require_models(self, *names: str) -> None:
+        missing = [n for n in names if self.models.get(n) is None]
+        if missing:
+            raise ValueError(f"{type(self).__name__} needs the models {list(names)}; missing: {missing} "
+                             f"(got {sorted(k for k, v in self.models.items() if v is not None)})")
+
+
+def resolve_class(value: Any, registry: Mapping[str, Any], kind: str) -> Any:
+    """Resolve a class given as a class or as its name in ``registry`` (for configs from YAML)."""
+    if value is None or not isinstance(value, str):
+        return value
+    if value not in registry:
+        raise ValueError(f"unknown {kind} {value!r}; valid: {sorted(registry)}")
+    return registry[value]

@@ -1,0 +1,271 @@
+"""Proximal Policy Optimization (Schulman et al., 2017) with GAE, for batched environments."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, identity_preprocessor, resolve_class
+from skrl_isaac.agents.torch.optim import make_adam
+from skrl_isaac.memories.torch.base import Memory
+from skrl_isaac.models.torch.base import Model
+from skrl_isaac.models.torch.gaussian import GaussianModel
+from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
+from skrl_isaac.resources.schedulers.torch import KLAdaptiveRL
+from skrl_isaac.utils.config import merge_config
+
+PPO_DEFAULT_CONFIG: dict[str, Any] = {
+    "rollouts": 16,                 # number of rollouts (environment steps per env) before updating
+    "learning_epochs": 8,           # number of learning epochs during each update
+    "mini_batches": 2,              # number of mini batches during each learning epoch
+
+    "discount_factor": 0.99,        # discount factor (gamma)
+    "lambda": 0.95,                 # TD(lambda) coefficient (lam) for computing returns and advantages
+
+    "learning_rate": 1e-3,                  # learning rate
+    "learning_rate_scheduler": None,        # learning rate scheduler class (or "KLAdaptiveRL")
+    "learning_rate_scheduler_kwargs": {},   # learning rate scheduler's kwargs (e.g. {"kl_threshold": 0.008})
+
+    "state_preprocessor": None,             # state preprocessor class (or "RunningStandardScaler")
+    "state_preprocessor_kwargs": {},        # state preprocessor's kwargs (e.g. {"size": env.observation_space})
+    "value_preprocessor": None,             # value preprocessor class (or "RunningStandardScaler")
+    "value_preprocessor_kwargs": {},        # value preprocessor's kwargs (e.g. {"size": 1})
+
+    "random_timesteps": 0,          # random exploration steps
+    "learning_starts": 0,           # learning starts after this many steps
+
+    "grad_norm_clip": 0.5,              # clipping coefficient for the norm of the gradients (<= 0: off)
+    "ratio_clip": 0.2,                  # clipping coefficient for computing the clipped surrogate objective
+    "value_clip": 0.2,                  # clipping coefficient for computing the value loss (if clip_predicted_values is True)
+    "clip_predicted_values": False,     # clip predicted values during value loss computation
+
+    "entropy_loss_scale": 0.0,      # entropy loss scaling factor (0: no entropy term, no "Loss / Entropy loss")
+    "value_loss_scale": 1.0,        # value loss scaling factor
+
+    "kl_threshold": 0,              # KL divergence threshold for early stopping of an update (0: off)
+
+    "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
+    "time_limit_bootstrap": False,  # bootstrap at timeout termination (episode truncation)
+
+    "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
+}
+
+PREPROCESSORS = {"RunningStandardScaler": RunningStandardScaler}
+SCHEDULERS = {"KLAdaptiveRL": KLAdaptiveRL}
+
+
+class PPO(Agent):
+    """Proximal Policy Optimization.
+
+    :param models: ``{"policy": GaussianModel or CategoricalModel, "value": DeterministicModel}``
+                   (the same instance for both shares the network; its ``compute`` must then
+                   serve both roles)
+    :param memory: rollout memory (``RandomMemory(memory_size=rollouts, num_envs=..., device=...)``)
+    :param observation_space: observation space
+    :param action_space: action space
+    :param device: device of the computations
+    :param cfg: configuration, see ``PPO_DEFAULT_CONFIG`` (unknown keys are an error)
+    """
+
+    def __init__(self, models: Mapping[str, Model], memory: Memory | None = None, observation_space: Any = None,
+                 action_space: Any = None, device: str | torch.device | None = None,
+                 cfg: Mapping[str, Any] | None = None) -> None:
+        cfg = merge_config(PPO_DEFAULT_CONFIG, cfg, owner="PPO")
+        super().__init__(models, memory, observation_space, action_space, device, cfg)
+        self._require_models("policy", "value")
+        if memory is None:
+            raise ValueError("PPO needs a memory: RandomMemory(memory_size=cfg['rollouts'], num_envs=..., device=...)")
+        if memory.memory_size != cfg["rollouts"]:
+            raise ValueError(f"PPO: memory_size ({memory.memory_size}) must equal cfg['rollouts'] ({cfg['rollouts']})")
+        self.policy: Model = self.models["policy"]
+        self.value: Model = self.models["value"]
+        self.checkpoint_modules.update(policy=self.policy, value=self.value)
+
+        self._rollouts = int(cfg["rollouts"])
+        self._learning_epochs = int(cfg["learning_epochs"])
+        self._mini_batches = int(cfg["mini_batches"])
+        self._discount_factor = float(cfg["discount_factor"])
+        self._lambda = float(cfg["lambda"])
+        self._grad_norm_clip = float(cfg["grad_norm_clip"])
+        self._ratio_clip = float(cfg["ratio_clip"])
+        self._value_clip = float(cfg["value_clip"])
+        self._clip_predicted_values = bool(cfg["clip_predicted_values"])
+        self._entropy_loss_scale = float(cfg["entropy_loss_scale"])
+        self._value_loss_scale = float(cfg["value_loss_scale"])
+        self._kl_threshold = float(cfg["kl_threshold"])
+        self._random_timesteps = int(cfg["random_timesteps"])
+        self._learning_starts = int(cfg["learning_starts"])
+        self._rewards_shaper = cfg["rewards_shaper"]
+        self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
+        for key in ("rollouts", "learning_epochs", "mini_batches"):
+            if int(cfg[key]) < 1:
+                raise ValueError(f"PPO: cfg[{key!r}] must be >= 1, got {cfg[key]}")
+
+        # optimizer and learning rate scheduler
+        params = list(self.policy.parameters())
+        if self.value is not self.policy:
+            params += list(self.value.parameters())
+        self.optimizer = make_adam(params, cfg["learning_rate"], self.device)
+        scheduler = resolve_class(cfg["learning_rate_scheduler"], SCHEDULERS, "learning_rate_scheduler")
+        self.scheduler = scheduler(self.optimizer, **cfg["learning_rate_scheduler_kwargs"]) if scheduler else None
+
+        # preprocessors
+        state_pre = resolve_class(cfg["state_preprocessor"], PREPROCESSORS, "state_preprocessor")
+        value_pre = resolve_class(cfg["value_preprocessor"], PREPROCESSORS, "value_preprocessor")
+        if state_pre is not None:
+            kwargs = {"size": observation_space, "device": self.device, **cfg["state_preprocessor_kwargs"]}
+            self._state_preprocessor = state_pre(**kwargs)
+            self.checkpoint_modules["state_preprocessor"] = self._state_preprocessor
+        else:
+            self._state_preprocessor = identity_preprocessor
+        if value_pre is not None:
+            kwargs = {"size": 1, "device": self.device, **cfg["value_preprocessor_kwargs"]}
+            self._value_preprocessor = value_pre(**kwargs)
+            self.checkpoint_modules["value_preprocessor"] = self._value_preprocessor
+        else:
+            self._value_preprocessor = identity_preprocessor
+        # the policy's input normalization travels with the policy checkpoint
+        self.policy_checkpoint_names = ("policy", "state_preprocessor")
+
+        self._rollout = 0
+        self._current_next_states: torch.Tensor | None = None
+        self._tensors_names = ("states", "actions", "log_prob", "values", "returns", "advantages")
+
+    def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
+        """Create the memory's tensors and the experiment directory/writer."""
+        super().init(trainer_cfg)
+        self.set_mode("eval")
+        m = self.memory
+        m.create_tensor("states", self.observation_space, torch.float32)
+        m.create_tensor("actions", self.action_space,
+                        torch.long if type(self.action_space).__name__ == "Discrete" else torch.float32)
+        m.create_tensor("rewards", 1, torch.float32)
+        m.create_tensor("terminated", 1, torch.bool)
+        m.create_tensor("truncated", 1, torch.bool)
+        m.create_tensor("log_prob", 1, torch.float32)
+        m.create_tensor("values", 1, torch.float32)
+        m.create_tensor("returns", 1, torch.float32)
+        m.create_tensor("advantages", 1, torch.float32)
+
+    # -- rollout ------------------------------------------------------------------------------
+    def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
+        """Sample actions from the policy (uniformly at random during ``random_timesteps``)."""
+        if timestep < self._random_timesteps:
+            return self.policy.random_act(self._state_preprocessor(states))
+        actions, log_prob, outputs = self.policy.act(self._state_preprocessor(states))
+        self._current_log_prob = log_prob
+        return actions, log_prob, outputs
+
+    def record_transition(self, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
+                          next_states: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
+                          infos: Any, timestep: int, timesteps: int) -> None:
+        super().record_transition(states, actions, rewards, next_states, terminated, truncated, infos,
+                                  timestep, timesteps)
+        self._current_next_states = next_states
+        if self._rewards_shaper is not None:
+            rewards = self._rewards_shaper(rewards, timestep, timesteps)
+        values = self._value_preprocessor(self.value.act(self._state_preprocessor(states))[0], inverse=True)
+        if self._time_limit_bootstrap:
+            rewards = rewards + self._discount_factor * values * truncated
+        if timestep < self._random_timesteps:  # log-probabilities of the random actions under the policy
+            _, self._current_log_prob, _ = self.policy.act(self._state_preprocessor(states), taken_actions=actions)
+        self.memory.add_samples(states=states, actions=actions, rewards=rewards, terminated=terminated,
+                                truncated=truncated, log_prob=self._current_log_prob, values=values)
+
+    def post_interaction(self, timestep: int, timesteps: int) -> None:
+        self._rollout += 1
+        if self._rollout % self._rollouts == 0 and timestep >= self._learning_starts:
+            self.set_mode("train")
+            self._update(timestep, timesteps)
+            self.set_mode("eval")
+        super().post_interaction(timestep, timesteps)
+
+    # -- update -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _compute_returns(self) -> None:
+        m = self.memory
+        rewards = m.get_tensor_by_name("rewards")
+        not_dones = (~(m.get_tensor_by_name("terminated") | m.get_tensor_by_name("truncated"))).to(rewards.dtype)
+        values = m.get_tensor_by_name("values")
+        last_values = self._value_preprocessor(self.value.act(self._state_preprocessor(self._current_next_states))[0],
+                                               inverse=True)
+        advantages = torch.empty_like(rewards)
+        advantage = torch.zeros_like(last_values)
+        next_values = last_values
+        for i in reversed(range(self._rollouts)):
+            delta = rewards[i] + self._discount_factor * next_values * not_dones[i] - values[i]
+            advantage = delta + self._discount_factor * self._lambda * not_dones[i] * advantage
+            advantages[i] = advantage
+            next_values = values[i]
+        returns = advantages + values
+        std, mean = torch.std_mean(advantages)
+        m.set_tensor_by_name("values", self._value_preprocessor(values, train=True))
+        m.set_tensor_by_name("returns", self._value_preprocessor(returns, train=False))
+        m.set_tensor_by_name("advantages", (advantages - mean) / (std + 1e-8))
+
+    def _update(self, timestep: int, timesteps: int) -> None:
+        # returns and advantages
+        self._compute_returns()
+
+        # learning epochs over random minibatches, everything on the device
+        totals = torch.zeros(4, device=self.device)  # policy loss, value loss, entropy loss, kl
+        updates = 0
+        for epoch in range(self._learning_epochs):
+            epoch_kl = []
+            for states, actions, old_log_prob, old_values, returns, advantages in self.memory.sample_all(
+                    self._tensors_names, mini_batches=self._mini_batches):
+                states = self._state_preprocessor(states, train=epoch == 0)
+                _, log_prob, _ = self.policy.act(states, taken_actions=actions)
+
+                # KL divergence estimate (approx_kl, Schulman's k3)
+                with torch.no_grad():
+                    log_ratio = log_prob - old_log_prob
+                    kl = ((log_ratio.exp() - 1) - log_ratio).mean()
+
+                # clipped surrogate objective
+                ratio = torch.exp(log_prob - old_log_prob)
+                surrogate = advantages * ratio
+                surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - self._ratio_clip, 1.0 + self._ratio_clip)
+                policy_loss = -torch.min(surrogate, surrogate_clipped).mean()
+
+                if self._entropy_loss_scale:
+                    entropy_loss = -self._entropy_loss_scale * self.policy.get_entropy().mean()
+                else:
+                    entropy_loss = torch.zeros((), device=self.device)
+
+                # value loss
+                predicted_values = self.value.act(states)[0]
+                if self._clip_predicted_values:
+                    predicted_values = old_values + torch.clamp(predicted_values - old_values,
+                                                                -self._value_clip, self._value_clip)
+                value_loss = self._value_loss_scale * F.mse_loss(returns, predicted_values)
+
+                self.optimizer.zero_grad(set_to_none=True)
+                (policy_loss + entropy_loss + value_loss).backward()
+                if self._grad_norm_clip > 0:
+                    params = [p for g in self.optimizer.param_groups for p in g["params"]]
+                    torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
+                self.optimizer.step()
+
+                totals += torch.stack((policy_loss.detach(), value_loss.detach(), entropy_loss.detach(), kl))
+                epoch_kl.append(kl)
+                updates += 1
+
+            if self.scheduler is not None and isinstance(self.scheduler, KLAdaptiveRL):
+                self.scheduler.step(torch.stack(epoch_kl).mean())
+            elif self.scheduler is not None:
+                self.scheduler.step()
+            # early stopping reads the KL on the host (once per epoch), only when enabled
+            if self._kl_threshold and float(torch.stack(epoch_kl).mean()) > self._kl_threshold:
+                break
+
+        # tracking (device tensors; written at the next write_interval boundary)
+        totals /= updates
+        self.track_data("Loss / Policy loss", totals[0])
+        self.track_data("Loss / Value loss", totals[1])
+        if self._entropy_loss_scale:
+            self.track_data("Loss / Entropy loss", totals[2])
+        if isinstance(self.policy, GaussianModel):
+            self.track_data("Policy / Standard deviation", self.policy.distribution().stddev.mean())

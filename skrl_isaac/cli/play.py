@@ -1,0 +1,31 @@
+"""Load a policy checkpoint (and its input normalizer) into an agent for playing."""
+
+from __future__ import annotations
+
+import os
+
+from skrl_isaac import logger
+from skrl_isaac.agents.torch.base import Agent
+from skrl_isaac.models.torch.base import CheckpointError, check_state_dict, load_state_dict_file
+
+
+def load_policy(agent: Agent, path: str) -> None:
+    """Load ``<prefix>_policy.pt`` into the agent's policy and ``<prefix>_state_preprocessor.pt`` beside it, if any.
+
+    :raises CheckpointError: for a missing, unreadable or mismatched file (one line naming the file)
+    """
+    policy = agent.models["policy"]
+    policy.load(path)
+    base = os.path.basename(path)
+    if not base.endswith("_policy.pt"):
+        return
+    preprocessor = agent.checkpoint_modules.get("state_preprocessor")
+    sibling = os.path.join(os.path.dirname(path), base[: -len("_policy.pt")] + "_state_preprocessor.pt")
+    if preprocessor is None:
+        return
+    if not os.path.isfile(sibling):
+        logger.warning(f"{sibling} not found: playing without the observation normalizer the policy was trained with")
+        return
+    state = load_state_dict_file(sibling, map_location=agent.device)
+    check_state_dict(preprocessor, state, sibling)
+    preprocessor.load_state_dict(state)

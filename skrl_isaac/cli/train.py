@@ -1,0 +1,157 @@
+"""``train_isaac.py``: train or play an agent on an Isaac Gym task or the embedded suite (hydra app)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from skrl_isaac.cli.builders import CLIError, build_agent
+
+CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cfg")
+
+
+def _optional_int(cfg: DictConfig, key: str, minimum: int) -> int | None:
+    value = cfg.get(key)
+    if value in ("", None):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise CLIError(f"{key}={value!r} is not valid: expected an integer >= {minimum} (or leave it unset)")
+    return value
+
+
+def _optional_bool(cfg: DictConfig, key: str) -> bool | None:
+    value = cfg.get(key)
+    if value in ("", None):
+        return None
+    if not isinstance(value, bool):
+        raise CLIError(f"{key}={value!r} is not valid: expected True or False")
+    return value
+
+
+def _device(value: str, key: str) -> str:
+    import torch
+
+    if value == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise CLIError(f"{key}={value!r} is not a device: use auto, cpu, cuda or cuda:<index>") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"{key}={value!r}: CUDA is not available on this machine; use {key}=cpu or {key}=auto")
+    return str(device)
+
+
+def validate(cfg: DictConfig) -> dict[str, Any]:
+    """Check the command-line values before any work; return the derived settings."""
+    settings: dict[str, Any] = {
+        "num_envs": _optional_int(cfg, "num_envs", 1),
+        "max_iterations": _optional_int(cfg, "max_iterations", 1),
+        "test_timesteps": _optional_int(cfg, "test_timesteps", 1),
+        "write_interval": _optional_int(cfg, "write_interval", -(2**31)),
+        "checkpoint_interval": _optional_int(cfg, "checkpoint_interval", -(2**31)),
+        "memory_export": _optional_bool(cfg, "memory_export"),
+    }
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise CLIError(f"seed={seed!r} is not valid: expected an integer >= 0")
+    for key in ("test", "headless", "torch_deterministic"):
+        if not isinstance(cfg.get(key), bool):
+            raise CLIError(f"{key}={cfg.get(key)!r} is not valid: expected True or False")
+    fmt = cfg.get("memory_export_format")
+    if fmt not in ("", None, "pt", "np", "csv"):
+        raise CLIError(f"memory_export_format={fmt!r} is not valid: expected pt, np or csv")
+    engine = cfg.get("physics_engine")
+    if engine not in ("auto", "physx", "flex", "mujoco"):
+        raise CLIError(f"physics_engine={engine!r} is not valid: expected auto, physx, flex or mujoco")
+    checkpoint = cfg.get("checkpoint") or ""
+    if cfg.test and not checkpoint:
+        raise CLIError("test=True needs checkpoint=<path to a *_policy.pt file>, e.g. "
+                       "checkpoint=runs/<experiment>/checkpoints/<timestep>_policy.pt")
+    if checkpoint and not os.path.isfile(checkpoint):
+        raise CLIError(f"checkpoint={checkpoint!r}: no such file")
+    settings["rl_device"] = _device(cfg.rl_device, "rl_device")
+    settings["sim_device"] = _device(cfg.sim_device, "sim_device")
+    return settings
+
+
+def run(cfg: DictConfig) -> Any:
+    """Build the environment and the agent described by ``cfg``, then train or play."""
+    settings = validate(cfg)
+    import torch
+
+    from skrl_isaac.envs.torch import load_embedded_env, wrap_env
+    from skrl_isaac.trainers.torch import SequentialTrainer
+    from skrl_isaac.utils import set_seed
+
+    set_seed(cfg.seed, deterministic=cfg.torch_deterministic)
+    device = torch.device(settings["rl_device"])
+    train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
+    task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+
+    if cfg.physics_engine in ("physx", "flex"):
+        raise CLIError(f"physics_engine={cfg.physics_engine} needs Isaac Gym and IsaacGymEnvs, which are not installed; "
+                       "use physics_engine=auto or mujoco for the embedded suite")
+
+    experiment = train_cfg["agent"].setdefault("experiment", {})
+    if cfg.test:
+        experiment["write_interval"] = 0
+        experiment["checkpoint_interval"] = 0
+    else:
+        for key in ("write_interval", "checkpoint_interval"):
+            if settings[key] is not None:
+                experiment[key] = settings[key]
+    memory_cfg = train_cfg.setdefault("memory", {})
+    if settings["memory_export"] is not None:
+        memory_cfg["export"] = settings["memory_export"]
+    if cfg.memory_export_format:
+        memory_cfg["export_format"] = cfg.memory_export_format
+
+    task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"], device=settings["rl_device"],
+                             seed=cfg.seed, cfg=task_cfg, headless=cfg.headless)
+    env = wrap_env(task)
+    agent = build_agent(train_cfg, env, device, cfg.task.name, experiment=cfg.experiment)
+
+    trainer_cfg = dict(train_cfg.get("trainer", {}))
+    if cfg.test:
+        from skrl_isaac.cli.play import load_policy
+
+        load_policy(agent, cfg.checkpoint)
+        steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
+        trainer = SequentialTrainer(env=env, agents=agent, cfg={**trainer_cfg, "timesteps": steps})
+        return trainer.eval()
+
+    if settings["max_iterations"] is not None:
+        per_iteration = int(train_cfg["agent"].get("rollouts", 1))
+        trainer_cfg["timesteps"] = settings["max_iterations"] * per_iteration
+    os.makedirs(agent.experiment_dir, exist_ok=True)
+    OmegaConf.save(cfg, os.path.join(agent.experiment_dir, "config.yaml"), resolve=True)
+    print(f"[skrl_isaac] task {cfg.task.name}, {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
+          f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
+    trainer = SequentialTrainer(env=env, agents=agent, cfg=trainer_cfg)
+    trainer.train()
+    return agent
+
+
+@hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="config")
+def _hydra_main(cfg: DictConfig) -> None:
+    from skrl_isaac.models.torch.base import CheckpointError
+
+    try:
+        run(cfg)
+    except (CLIError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    """Console-script entry point (``skrl-isaac-train``), same CLI as ``python train_isaac.py``."""
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

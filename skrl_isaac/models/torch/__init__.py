@@ -1,0 +1,8 @@
+"""Models: ``Model`` base and the deterministic, Gaussian and categorical model types."""
+
+from skrl_isaac.models.torch.base import CheckpointError, Model
+from skrl_isaac.models.torch.categorical import CategoricalModel
+from skrl_isaac.models.torch.deterministic import DeterministicModel
+from skrl_isaac.models.torch.gaussian import GaussianModel
+
+__all__ = ["Model", "DeterministicModel", "GaussianModel", "CategoricalModel", "CheckpointError"]

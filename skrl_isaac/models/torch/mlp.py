@@ -1,0 +1,78 @@
+"""Multilayer-perceptron models built from a config (``hiddens``, ``activation``), used by the CLI."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from skrl_isaac.models.torch.categorical import CategoricalModel
+from skrl_isaac.models.torch.deterministic import DeterministicModel
+from skrl_isaac.models.torch.gaussian import GaussianModel
+
+ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "selu": nn.SELU, "leaky_relu": nn.LeakyReLU,
+               "silu": nn.SiLU, "gelu": nn.GELU}
+
+
+def mlp(inputs: int, hiddens: Sequence[int], outputs: int, activation: str = "elu") -> nn.Sequential:
+    """``Linear -> act`` for each hidden size, then a final ``Linear`` to ``outputs``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; valid: {sorted(ACTIVATIONS)}")
+    if any(int(h) < 1 for h in hiddens):
+        raise ValueError(f"hidden sizes must be >= 1, got {list(hiddens)}")
+    layers: list[nn.Module] = []
+    for size in hiddens:
+        layers += [nn.Linear(inputs, int(size)), ACTIVATIONS[activation]()]
+        inputs = int(size)
+    layers.append(nn.Linear(inputs, outputs))
+    return nn.Sequential(*layers)
+
+
+class MLPGaussianPolicy(GaussianModel):
+    """Gaussian policy: an MLP for the mean actions and a state-independent ``log_std`` parameter."""
+
+    def __init__(self, observation_space: Any, action_space: Any, device: str | torch.device = "cpu",
+                 clip_actions: bool = False, clip_log_std: bool = True, min_log_std: float = -20,
+                 max_log_std: float = 2, hiddens: Sequence[int] = (256, 128, 64), activation: str = "elu",
+                 initial_log_std: float = 0.0) -> None:
+        super().__init__(observation_space, action_space, device, clip_actions, clip_log_std, min_log_std, max_log_std)
+        self.net = mlp(self.num_observations, hiddens, self.num_actions, activation)
+        self.log_std_parameter = nn.Parameter(torch.full((self.num_actions,), float(initial_log_std)))
+        self.to(self.device)
+
+    def compute(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None) -> tuple:
+        return self.net(states), self.log_std_parameter
+
+
+class MLPDeterministic(DeterministicModel):
+    """Deterministic MLP: a value function (``outputs=1``), a policy, or a critic (``critic=True`` takes states and actions)."""
+
+    def __init__(self, observation_space: Any, action_space: Any, device: str | torch.device = "cpu",
+                 clip_actions: bool = False, hiddens: Sequence[int] = (256, 128, 64), activation: str = "elu",
+                 outputs: int | None = None, critic: bool = False, output_activation: str | None = None) -> None:
+        super().__init__(observation_space, action_space, device, clip_actions)
+        self.critic = critic
+        inputs = self.num_observations + (self.num_actions if critic else 0)
+        self.net = mlp(inputs, hiddens, self.num_actions if outputs is None else int(outputs), activation)
+        if output_activation is not None:
+            self.net.append(ACTIVATIONS[output_activation]())
+        self.to(self.device)
+
+    def compute(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None) -> torch.Tensor:
+        if self.critic:
+            return self.net(torch.cat((states, taken_actions), dim=-1))
+        return self.net(states)
+
+
+class MLPCategoricalPolicy(CategoricalModel):
+    """Categorical policy: an MLP that outputs one logit per discrete action."""
+
+    def __init__(self, observation_space: Any, action_space: Any, device: str | torch.device = "cpu",
+                 hiddens: Sequence[int] = (64, 64), activation: str = "elu") -> None:
+        super().__init__(observation_space, action_space, device, unnormalized_log_prob=True)
+        self.net = mlp(self.num_observations, hiddens, int(action_space.n), activation)
+        self.to(self.device)
+
+    def compute(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(states)

@@ -1,0 +1,5 @@
+"""Learning rate schedulers."""
+
+from skrl_isaac.resources.schedulers.torch.kl_adaptive import KLAdaptiveRL
+
+__all__ = ["KLAdaptiveRL"]

@@ -1,0 +1,134 @@
+"""Sequential trainer: steps a batched environment and one agent, with a progress bar."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping
+
+import torch
+import tqdm
+
+from skrl_isaac.agents.torch.base import Agent
+from skrl_isaac.utils.config import merge_config
+
+SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
+    "timesteps": 100000,            # number of timesteps (environment steps of all envs at once)
+    "headless": False,              # headless mode (no rendering)
+    "disable_progressbar": False,   # disable the tqdm progress bar
+    "close_environment_at_exit": True,  # close the environment when training/evaluation ends
+    "summary": True,                # print a summary line at each write_interval (training) / each episode (eval)
+}
+
+
+class SequentialTrainer:
+    """Train or evaluate one agent on a batched (vectorized) environment.
+
+    :param env: wrapped environment (``skrl_isaac.envs.torch.wrap_env``): ``reset() -> (obs, info)``,
+                ``step(actions) -> (obs, reward, terminated, truncated, info)`` with ``(num_envs, ...)`` tensors
+    :param agents: the agent to train or evaluate
+    :param agents_scope: unused (one agent); kept for skrl's signature
+    :param cfg: configuration, see ``SEQUENTIAL_TRAINER_DEFAULT_CONFIG``
+    """
+
+    def __init__(self, env: Any, agents: Agent, agents_scope: list[int] | None = None,
+                 cfg: Mapping[str, Any] | None = None) -> None:
+        self.cfg = merge_config(SEQUENTIAL_TRAINER_DEFAULT_CONFIG, cfg, owner="SequentialTrainer")
+        if isinstance(agents, (list, tuple)):
+            if len(agents) != 1:
+                raise ValueError(f"SequentialTrainer trains one agent on a batched env, got {len(agents)}")
+            agents = agents[0]
+        self.env = env
+        self.agent = agents
+        self.timesteps = int(self.cfg["timesteps"])
+        if self.timesteps < 1:
+            raise ValueError(f"timesteps must be >= 1, got {self.timesteps}")
+        self.initial_timestep = 0
+        self.print: Callable[[str], None] = tqdm.tqdm.write
+
+    def _progress(self, desc: str) -> tqdm.tqdm:
+        return tqdm.tqdm(range(self.initial_timestep, self.timesteps), initial=self.initial_timestep,
+                         total=self.timesteps, desc=desc, disable=self.cfg["disable_progressbar"],
+                         dynamic_ncols=True, unit="step")
+
+    def train(self) -> None:
+        """Train the agent for ``timesteps`` steps of the batched environment.
+
+        The loop itself never reads a tensor back to the host: the agent accumulates its tracking on
+        the device and writes it every ``write_interval`` steps, when the summary line is printed.
+        """
+        agent, env = self.agent, self.env
+        agent.init(trainer_cfg=self.cfg)
+        agent.set_mode("eval")
+        states, infos = env.reset()
+        num_envs = int(getattr(env, "num_envs", states.shape[0]))
+        last_time, last_step = time.perf_counter(), self.initial_timestep
+        try:
+            for timestep in self._progress("train"):
+                agent.pre_interaction(timestep, self.timesteps)
+                with torch.no_grad():
+                    actions = agent.act(states, timestep, self.timesteps)[0]
+                    next_states, rewards, terminated, truncated, infos = env.step(actions)
+                    agent.record_transition(states, actions, rewards, next_states, terminated, truncated, infos,
+                                            timestep, self.timesteps)
+                agent.post_interaction(timestep, self.timesteps)
+                states = next_states
+                if self.cfg["summary"] and agent.last_written_timestep == timestep + 1:
+                    now = time.perf_counter()
+                    rate = num_envs * (timestep + 1 - last_step) / max(now - last_time, 1e-9)
+                    last_time, last_step = now, timestep + 1
+                    self.print(self._summary(timestep + 1, rate, agent.last_tracking))
+        finally:
+            agent.close()
+            if self.cfg["close_environment_at_exit"]:
+                env.close()
+
+    @staticmethod
+    def _summary(step: int, rate: float, data: Mapping[str, float]) -> str:
+        line = f"timestep {step:>9d} | {rate:>9.0f} env-steps/s"
+        if "Reward / Total reward (mean)" in data:
+            line += (f" | episode return {data['Reward / Total reward (mean)']:9.2f}"
+                     f" (n={int(data['_finished_episodes'])}, len {data['Episode / Total timesteps (mean)']:.0f})")
+        else:
+            line += " | no finished episode yet"
+        return line
+
+    def eval(self) -> list[tuple[float, int]]:
+        """Play the agent's policy deterministically for ``timesteps`` steps.
+
+        Prints each finished episode's return and length, then the mean, and returns the list of
+        ``(return, length)`` of the finished episodes. (Evaluation reads the finished episodes back
+        to the host each step; training never does.)
+        """
+        agent, env = self.agent, self.env
+        agent.set_mode("eval")
+        states, infos = env.reset()
+        num_envs = states.shape[0]
+        episode_return = torch.zeros(num_envs, device=states.device)
+        episode_length = torch.zeros(num_envs, device=states.device, dtype=torch.long)
+        episodes: list[tuple[float, int]] = []
+        try:
+            for _ in self._progress("eval"):
+                with torch.no_grad():
+                    actions = agent.act_deterministic(states)
+                    states, rewards, terminated, truncated, infos = env.step(actions)
+                episode_return += rewards.view(-1).to(episode_return.dtype)
+                episode_length += 1
+                dones = (terminated | truncated).view(-1)
+                if bool(dones.any()):
+                    finished = list(zip(episode_return[dones].tolist(), episode_length[dones].tolist()))
+                    for ret, length in finished:
+                        episodes.append((ret, length))
+                        if self.cfg["summary"]:
+                            self.print(f"episode {len(episodes):>5d}: return {ret:10.2f}, length {length}")
+                    episode_return[dones] = 0
+                    episode_length[dones] = 0
+        finally:
+            if self.cfg["close_environment_at_exit"]:
+                env.close()
+        if episodes:
+            mean_ret = sum(r for r, _ in episodes) / len(episodes)
+            mean_len = sum(l for _, l in episodes) / len(episodes)
+            self.print(f"mean over {len(episodes)} episodes: return {mean_ret:.2f}, length {mean_len:.1f}")
+        else:
+            self.print(f"no episode finished within {self.timesteps} timesteps; increase the timesteps")
+        return episodes

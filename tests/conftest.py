@@ -1,0 +1,75 @@
+"""Shared fixtures: devices to test on and a small pure-torch VecTask with known episodes."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    return request.param
+
+
+class CountingTask:
+    """A VecTask (Isaac Gym Preview 4 interface) whose episodes are known in advance.
+
+    Env ``i`` receives reward ``rewards[i]`` every step and its episodes last ``lengths[i]`` steps;
+    even envs end by termination, odd envs by time-out. The observation is ``(progress, i, action mean)``
+    so a policy can learn nothing in particular but everything is deterministic.
+    """
+
+    def __init__(self, num_envs: int, lengths, rewards, device: str = "cpu", num_obs: int = 3, num_actions: int = 2):
+        self.num_envs = num_envs
+        self.num_obs = num_obs
+        self.num_actions = num_actions
+        self.num_states = 0
+        self.device = device
+        self.rl_device = device
+        self.max_episode_length = int(max(lengths))
+        self.lengths = torch.as_tensor(lengths, device=device, dtype=torch.long)
+        self.rewards = torch.as_tensor(rewards, device=device, dtype=torch.float32)
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (num_obs,), dtype=np.float32)
+        self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (num_actions,), dtype=np.float32)
+        self.obs_buf = torch.zeros((num_envs, num_obs), device=device)
+        self.rew_buf = torch.zeros(num_envs, device=device)
+        self.reset_buf = torch.zeros(num_envs, device=device, dtype=torch.long)
+        self.progress_buf = torch.zeros(num_envs, device=device, dtype=torch.long)
+        self.extras: dict = {}
+        self.closed = False
+        self._odd = (torch.arange(num_envs, device=device) % 2 == 1)
+
+    def _obs(self, actions=None):
+        self.obs_buf[:, 0] = self.progress_buf.float() / self.max_episode_length
+        self.obs_buf[:, 1] = torch.arange(self.num_envs, device=self.device).float() / self.num_envs
+        if actions is not None and self.num_obs > 2:
+            self.obs_buf[:, 2] = actions.mean(dim=-1)
+        return {"obs": self.obs_buf.clone()}
+
+    def reset(self):
+        self.progress_buf.zero_()
+        return self._obs()
+
+    def step(self, actions):
+        self.progress_buf += 1
+        self.rew_buf.copy_(self.rewards)
+        done = self.progress_buf >= self.lengths
+        self.reset_buf.copy_(done.long())
+        self.extras = {"time_outs": done & self._odd}
+        self.progress_buf.masked_fill_(done, 0)
+        return self._obs(actions), self.rew_buf.clone(), self.reset_buf.clone(), self.extras
+
+    def render(self, *args, **kwargs):
+        return "rendered"
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def counting_task():
+    return CountingTask
