@@ -73,3 +73,83 @@ class CountingTask:
 @pytest.fixture
 def counting_task():
     return CountingTask
+
+
+def read_scalars(run_dir) -> dict:
+    """All scalars of the TensorBoard event files in ``run_dir``, read with tensorboard's own reader.
+
+    Returns ``{tag: [(step, value), ...]}``.
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+@pytest.fixture
+def scalars_reader():
+    return read_scalars
+
+
+class HostSyncGuard:
+    """Make ``.item()``, ``.cpu()``, ``.numpy()``, ``.tolist()`` on any tensor raise, except inside allowed methods.
+
+    Use as a context manager; ``allow(obj, name)`` wraps ``obj.name`` so that calls inside it may sync
+    (the once-per-interval writers).
+    """
+
+    PATCHED = ("item", "cpu", "numpy", "tolist")
+
+    def __init__(self):
+        self.allowed = 0
+        self.violations: list[str] = []
+        self._orig = {}
+        self._wrapped = []
+
+    def allow(self, obj, name):
+        fn = getattr(obj, name)
+        guard = self
+
+        def wrapper(*args, **kwargs):
+            guard.allowed += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                guard.allowed -= 1
+
+        setattr(obj, name, wrapper)
+        self._wrapped.append((obj, name))
+
+    def __enter__(self):
+        guard = self
+        for name in self.PATCHED:
+            orig = getattr(torch.Tensor, name)
+            self._orig[name] = orig
+
+            def patched(self_tensor, *args, __orig=orig, __name=name, **kwargs):
+                if not guard.allowed:
+                    import traceback
+
+                    where = traceback.extract_stack(limit=3)[0]
+                    guard.violations.append(f"Tensor.{__name}() at {where.filename}:{where.lineno}")
+                    raise AssertionError(f"host sync: Tensor.{__name}() called on the hot path")
+                return __orig(self_tensor, *args, **kwargs)
+
+            setattr(torch.Tensor, name, patched)
+        return self
+
+    def __exit__(self, *exc):
+        for name, orig in self._orig.items():
+            setattr(torch.Tensor, name, orig)
+        for obj, name in self._wrapped:
+            try:
+                delattr(obj, name)
+            except AttributeError:
+                pass
+        return False
+
+
+@pytest.fixture
+def host_sync_guard():
+    return HostSyncGuard

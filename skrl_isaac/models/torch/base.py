@@ -24,7 +24,10 @@ def load_state_dict_file(path: str | os.PathLike, map_location: str | torch.devi
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated file, pickle with code, not a torch file...
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if os.path.getsize(path) == 0:
+            reason = "the file is empty"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: expected a state_dict (a mapping of names to tensors), got {type(state).__name__}")
     return dict(state)

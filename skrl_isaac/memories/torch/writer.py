@@ -1,0 +1,129 @@
+"""Background writer of memory exports: one worker thread fed by a bounded queue.
+
+The training thread hands over a host snapshot of the memory (taken once per fill cycle) and goes
+on; the worker writes the file. At most ``max_pending`` snapshots are alive at once (the one being
+written included): beyond that, :meth:`ExportWriter.submit` blocks, so a slow disk slows training
+down instead of growing memory without bound. A failed write is kept and raised once, as a
+:class:`MemoryExportError` naming the file and the OS error, by the next :meth:`raise_if_failed`
+(the memory calls it in ``add_samples``, ``save`` and ``close``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import sys
+import threading
+import weakref
+from typing import Any, Callable
+
+_LIVE_WRITERS: "weakref.WeakSet[ExportWriter]" = weakref.WeakSet()
+
+
+class MemoryExportError(OSError):
+    """A memory export could not be written (the message names the file and the cause)."""
+
+
+class ExportWriter:
+    """One daemon worker thread writing the submitted snapshots in submission order.
+
+    :param max_pending: snapshots alive at once, the one being written included (``>= 1``)
+    """
+
+    def __init__(self, max_pending: int = 2) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
+        self.max_pending = max_pending
+        self._slots = threading.BoundedSemaphore(max_pending)  # one per live snapshot
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._errors: list[MemoryExportError] = []
+        self._thread: threading.Thread | None = None
+        self.failed = False  # plain attribute: cheap to poll on the hot path
+        _LIVE_WRITERS.add(self)
+
+    # -- producer side ------------------------------------------------------------------------
+    def submit(self, path: str, snapshot_fn: Callable[[], tuple[Any, Callable[[], None] | None]],
+               write_fn: Callable[[str, Any], None]) -> None:
+        """Take a snapshot and queue its write; blocks first while ``max_pending`` snapshots are alive.
+
+        ``snapshot_fn()`` runs on the calling thread and returns ``(snapshot, ready_fn)``; the worker
+        calls ``ready_fn()`` (e.g. a CUDA event's ``synchronize``, or None) then
+        ``write_fn(path, snapshot)``.
+        """
+        self._slots.acquire()
+        try:
+            snapshot, ready_fn = snapshot_fn()
+        except BaseException:
+            self._slots.release()
+            raise
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="skrl_isaac-memory-export", daemon=True)
+            self._thread.start()
+        self._queue.put((path, snapshot, ready_fn, write_fn))
+
+    def raise_if_failed(self) -> None:
+        """Raise the first failed write since the last call (once), mentioning later failures."""
+        if not self.failed:
+            return
+        with self._lock:
+            errors, self._errors = self._errors, []
+            self.failed = False
+        if not errors:
+            return
+        first = errors[0]
+        if len(errors) > 1:
+            others = ", ".join(e.filename or "?" for e in errors[1:])
+            raise MemoryExportError(f"{first} (and {len(errors) - 1} later export(s) failed too: {others})") from first
+        raise first
+
+    def wait(self) -> None:
+        """Block until every submitted job is written (or failed)."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self, raise_errors: bool = True) -> None:
+        """Wait for the pending writes, stop the worker, then raise a failed write if any."""
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join()
+        if raise_errors:
+            self.raise_if_failed()
+
+    # -- worker side --------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            job: Any = self._queue.get()
+            if job is None:
+                self._queue.task_done()
+                return
+            path, snapshot, ready_fn, write_fn = job
+            job = None
+            try:
+                if ready_fn is not None:
+                    ready_fn()
+                write_fn(path, snapshot)
+            except BaseException as exc:  # noqa: BLE001 - reported to the training thread
+                reason = f"[Errno {exc.errno}] {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else repr(exc)
+                err = MemoryExportError(f"memory export failed: could not write {path!r}: {reason}")
+                err.filename = path
+                err.__cause__ = exc
+                with self._lock:
+                    self._errors.append(err)
+                    self.failed = True
+            finally:
+                snapshot = ready_fn = None  # drop the snapshot before freeing its slot
+                self._slots.release()
+                self._queue.task_done()
+
+
+@atexit.register
+def _close_live_writers() -> None:
+    """At interpreter exit, finish the exports of memories that were never closed."""
+    for writer in list(_LIVE_WRITERS):
+        writer.close(raise_errors=False)
+        with writer._lock:
+            for err in writer._errors:
+                print(f"[skrl_isaac:ERROR] {err}", file=sys.stderr)
+            writer._errors = []

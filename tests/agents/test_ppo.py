@@ -1,0 +1,161 @@
+"""PPO on the Agent base: tags, intervals, episode statistics, no host sync per step."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from skrl_isaac.agents.torch.ppo import PPO, PPO_DEFAULT_CONFIG
+from skrl_isaac.envs.torch import wrap_env
+from skrl_isaac.memories.torch import RandomMemory
+from skrl_isaac.models.torch.mlp import MLPDeterministic, MLPGaussianPolicy
+from skrl_isaac.trainers.torch import SequentialTrainer
+
+PPO_TAGS = {
+    "Reward / Instantaneous reward (max)", "Reward / Instantaneous reward (min)", "Reward / Instantaneous reward (mean)",
+    "Reward / Total reward (max)", "Reward / Total reward (min)", "Reward / Total reward (mean)",
+    "Episode / Total timesteps (max)", "Episode / Total timesteps (min)", "Episode / Total timesteps (mean)",
+    "Loss / Policy loss", "Loss / Value loss", "Policy / Standard deviation",
+}
+
+
+def make_ppo(env, device, tmp_path, rollouts=8, **cfg):
+    experiment = {"directory": str(tmp_path), "experiment_name": "exp", **cfg.pop("experiment", {})}
+    models = {"policy": MLPGaussianPolicy(env.observation_space, env.action_space, device, hiddens=[16]),
+              "value": MLPDeterministic(env.observation_space, env.action_space, device, outputs=1, hiddens=[16])}
+    memory = RandomMemory(memory_size=rollouts, num_envs=env.num_envs, device=device)
+    config = {"rollouts": rollouts, "learning_epochs": 2, "mini_batches": 2, "experiment": experiment, **cfg}
+    return PPO(models=models, memory=memory, cfg=config, observation_space=env.observation_space,
+               action_space=env.action_space, device=device)
+
+
+def counting_env(counting_task, device, num_envs=6):
+    lengths = [2 + (i % 5) for i in range(num_envs)]
+    rewards = [0.5 * (i + 1) for i in range(num_envs)]
+    return wrap_env(counting_task(num_envs, lengths, rewards, device=device)), lengths, rewards
+
+
+def train(agent, env, timesteps):
+    SequentialTrainer(env=env, agents=agent, cfg={"timesteps": timesteps, "disable_progressbar": True,
+                                                  "close_environment_at_exit": False}).train()
+
+
+@pytest.mark.parametrize("entropy", [0.0, 0.01])
+def test_ppo_writes_exactly_the_spec_tags(counting_task, device, tmp_path, scalars_reader, entropy):
+    env, _, _ = counting_env(counting_task, device)
+    agent = make_ppo(env, device, tmp_path, entropy_loss_scale=entropy,
+                     state_preprocessor="RunningStandardScaler", value_preprocessor="RunningStandardScaler",
+                     learning_rate_scheduler="KLAdaptiveRL", experiment={"write_interval": 16})
+    train(agent, env, 48)
+    tags = set(scalars_reader(tmp_path / "exp"))
+    expected = PPO_TAGS | ({"Loss / Entropy loss"} if entropy else set())
+    assert tags == expected
+
+
+def test_scalars_only_at_write_interval_multiples(counting_task, device, tmp_path, scalars_reader):
+    env, _, _ = counting_env(counting_task, device)
+    agent = make_ppo(env, device, tmp_path, experiment={"write_interval": 10, "checkpoint_interval": 0})
+    train(agent, env, 45)
+    scalars = scalars_reader(tmp_path / "exp")
+    steps = {step for values in scalars.values() for step, _ in values}
+    assert steps == {10, 20, 30, 40}
+    assert [s for s, _ in scalars["Reward / Instantaneous reward (mean)"]] == [10, 20, 30, 40]
+    assert not (tmp_path / "exp" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("interval", [0, -5])
+def test_no_tensorboard_when_write_interval_disabled(counting_task, device, tmp_path, interval):
+    env, _, _ = counting_env(counting_task, device)
+    agent = make_ppo(env, device, tmp_path, experiment={"write_interval": interval, "checkpoint_interval": 0})
+    train(agent, env, 20)
+    assert agent.writer is None
+    assert not (tmp_path / "exp").exists() or not any("tfevents" in f for f in os.listdir(tmp_path / "exp"))
+
+
+@pytest.mark.parametrize("interval", [0, -1])
+def test_no_checkpoints_when_checkpoint_interval_disabled(counting_task, device, tmp_path, interval):
+    env, _, _ = counting_env(counting_task, device)
+    agent = make_ppo(env, device, tmp_path, experiment={"write_interval": 0, "checkpoint_interval": interval})
+    train(agent, env, 20)
+    assert not (tmp_path / "exp" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("policy_only", [True, False])
+def test_checkpoints_exactly_at_multiples(counting_task, device, tmp_path, policy_only):
+    env, _, _ = counting_env(counting_task, device)
+    agent = make_ppo(env, device, tmp_path, state_preprocessor="RunningStandardScaler",
+                     value_preprocessor="RunningStandardScaler",
+                     experiment={"write_interval": 0, "checkpoint_interval": 7, "checkpoint_policy_only": policy_only})
+    train(agent, env, 30)
+    files = sorted(os.listdir(tmp_path / "exp" / "checkpoints"))
+    names = ["policy", "state_preprocessor"] + ([] if policy_only else ["value", "value_preprocessor"])
+    assert files == sorted(f"{t}_{n}.pt" for t in (7, 14, 21, 28) for n in names)
+    # a policy file is a plain state_dict that torch.load(weights_only=True) and Model.load read
+    state = torch.load(tmp_path / "exp" / "checkpoints" / "28_policy.pt", weights_only=True)
+    assert set(state) == set(agent.policy.state_dict())
+    fresh = MLPGaussianPolicy(env.observation_space, env.action_space, device, hiddens=[16])
+    fresh.load(tmp_path / "exp" / "checkpoints" / "28_policy.pt")
+    for k, v in agent.policy.state_dict().items():
+        assert torch.equal(fresh.state_dict()[k], v)
+
+
+def test_episode_statistics_count_only_finished_episodes(counting_task, device, tmp_path, scalars_reader):
+    num_envs, window, timesteps = 24, 9, 36
+    env, lengths, rewards = counting_env(counting_task, device, num_envs)
+    agent = make_ppo(env, device, tmp_path, experiment={"write_interval": window, "checkpoint_interval": 0})
+    train(agent, env, timesteps)
+    scalars = scalars_reader(tmp_path / "exp")
+    for end in range(window, timesteps + 1, window):
+        finished = [(lengths[i] * rewards[i], lengths[i]) for i in range(num_envs)
+                    for step in range(end - window + 1, end + 1) if step % lengths[i] == 0]
+        returns = [r for r, _ in finished]
+        lens = [n for _, n in finished]
+        got = {tag: dict(values)[end] for tag, values in scalars.items()
+               if tag.startswith(("Reward / Total", "Episode /"))}
+        assert got["Reward / Total reward (max)"] == pytest.approx(max(returns))
+        assert got["Reward / Total reward (min)"] == pytest.approx(min(returns))
+        assert got["Reward / Total reward (mean)"] == pytest.approx(sum(returns) / len(returns))
+        assert got["Episode / Total timesteps (max)"] == max(lens)
+        assert got["Episode / Total timesteps (min)"] == min(lens)
+        assert got["Episode / Total timesteps (mean)"] == pytest.approx(sum(lens) / len(lens))
+
+
+def test_unfinished_envs_are_never_counted(counting_task, device, tmp_path, scalars_reader):
+    # env 0 finishes every 2 steps; env 1 never finishes within the run (length 1000)
+    env = wrap_env(counting_task(2, [2, 1000], [1.0, 100.0], device=device))
+    agent = make_ppo(env, device, tmp_path, experiment={"write_interval": 8, "checkpoint_interval": 0})
+    train(agent, env, 16)
+    scalars = scalars_reader(tmp_path / "exp")
+    assert [v for _, v in scalars["Reward / Total reward (max)"]] == [2.0, 2.0]
+    assert [v for _, v in scalars["Episode / Total timesteps (max)"]] == [2.0, 2.0]
+
+
+def test_no_host_sync_between_write_boundaries(counting_task, device, tmp_path, host_sync_guard):
+    env, _, _ = counting_env(counting_task, device, num_envs=8)
+    agent = make_ppo(env, device, tmp_path, state_preprocessor="RunningStandardScaler",
+                     value_preprocessor="RunningStandardScaler", learning_rate_scheduler="KLAdaptiveRL",
+                     entropy_loss_scale=0.01, experiment={"write_interval": 16, "checkpoint_interval": 32})
+    with host_sync_guard() as guard:
+        guard.allow(agent, "write_tracking_data")
+        guard.allow(agent, "write_checkpoint")
+        train(agent, env, 64)
+    assert guard.violations == []
+    assert (tmp_path / "exp" / "checkpoints" / "64_policy.pt").is_file()
+
+
+def test_unknown_config_key_names_the_closest(counting_task, tmp_path):
+    env, _, _ = counting_env(counting_task, "cpu")
+    with pytest.raises(ValueError, match="did you mean 'learning_epochs'"):
+        make_ppo(env, "cpu", tmp_path, learning_epoch=3)
+    with pytest.raises(ValueError, match="memory_size"):
+        PPO(models={"policy": MLPGaussianPolicy(env.observation_space, env.action_space, "cpu"),
+                    "value": MLPDeterministic(env.observation_space, env.action_space, "cpu", outputs=1)},
+            memory=RandomMemory(memory_size=3, num_envs=env.num_envs, device="cpu"),
+            cfg={"rollouts": 16}, observation_space=env.observation_space, action_space=env.action_space)
+
+
+def test_default_experiment_config_is_the_spec():
+    assert PPO_DEFAULT_CONFIG["experiment"] == {"directory": "", "experiment_name": "", "write_interval": 250,
+                                                "checkpoint_interval": 1000, "checkpoint_policy_only": True}

@@ -1,0 +1,100 @@
+"""``train_isaac.py``: training run layout, play mode, and bad overrides failing before any work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*overrides: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *overrides], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("cli")
+    result = run_cli("task=Ant", "num_envs=8", "max_iterations=4", "seed=3", "experiment=smoke",
+                     "write_interval=16", "checkpoint_interval=32", "rl_device=cpu",
+                     "task.env.episodeLength=24", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, result
+
+
+def test_training_run_layout(trained_run, scalars_reader):
+    cwd, result = trained_run
+    run = cwd / "runs" / "smoke"
+    assert sorted(os.listdir(run / "checkpoints")) == [
+        "32_policy.pt", "32_state_preprocessor.pt", "64_policy.pt", "64_state_preprocessor.pt"]
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["task"]["name"] == "Ant" and config["num_envs"] == 8 and config["seed"] == 3
+    assert config["train"]["agent"]["class"] == "PPO"
+    scalars = scalars_reader(run)
+    assert [s for s, _ in scalars["Reward / Instantaneous reward (mean)"]] == [16, 32, 48, 64]
+    assert "Reward / Total reward (mean)" in scalars  # 24-step episodes finished
+    assert "timestep        64" in result.stdout and "env-steps/s" in result.stdout
+    assert "episode return" in result.stdout
+
+
+def test_play_mode_prints_episodes_and_mean(trained_run):
+    cwd, _ = trained_run
+    checkpoint = cwd / "runs" / "smoke" / "checkpoints" / "64_policy.pt"
+    result = run_cli("task=Ant", "num_envs=4", "test=True", f"checkpoint={checkpoint}", "rl_device=cpu",
+                     "task.env.episodeLength=24", "test_timesteps=30", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    episodes = [line for line in result.stdout.splitlines() if line.startswith("episode ")]
+    assert len(episodes) >= 4 and all("length" in line for line in episodes)
+    assert "mean over" in result.stdout
+    assert sorted(os.listdir(cwd / "runs")) == ["smoke"]  # playing creates no run folder
+
+
+def test_play_is_deterministic(trained_run):
+    cwd, _ = trained_run
+    checkpoint = cwd / "runs" / "smoke" / "checkpoints" / "64_policy.pt"
+    args = ("task=Ant", "num_envs=2", "test=True", f"checkpoint={checkpoint}", "rl_device=cpu",
+            "task.env.episodeLength=10", "test_timesteps=10", "seed=5")
+    first, second = run_cli(*args, cwd=cwd), run_cli(*args, cwd=cwd)
+    assert first.returncode == 0, first.stderr[-2000:]
+    lines = [line for line in first.stdout.splitlines() if line.startswith("episode ")]
+    assert lines and lines == [line for line in second.stdout.splitlines() if line.startswith("episode ")]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["task=Nope"], "Ant"),
+    (["num_envs=0"], "num_envs=0 is not valid: expected an integer >= 1"),
+    (["num_envs=abc"], "num_envs='abc' is not valid"),
+    (["seed=-1"], "seed=-1 is not valid"),
+    (["test=True"], "test=True needs checkpoint="),
+    (["checkpoint=missing.pt"], "checkpoint='missing.pt': no such file"),
+    (["memory_export_format=xml"], "expected pt, np or csv"),
+    (["rl_device=tpu"], "rl_device='tpu' is not a device"),
+])
+def test_bad_overrides_fail_before_any_work(tmp_path, overrides, message):
+    result = run_cli(*overrides, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_wrong_checkpoint_is_one_clear_line(trained_run, tmp_path):
+    cwd, _ = trained_run
+    bad = tmp_path / "x_policy.pt"
+    bad.write_bytes(b"garbage")
+    result = run_cli("task=Ant", "num_envs=2", "test=True", f"checkpoint={bad}", "rl_device=cpu", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: ") and "x_policy.pt" in result.stderr
+    assert "Traceback" not in result.stderr
+    other = tmp_path / "y_policy.pt"
+    torch.save({"net.0.weight": torch.zeros(3, 3)}, other)
+    result = run_cli("task=Ant", "num_envs=2", "test=True", f"checkpoint={other}", "rl_device=cpu", cwd=tmp_path)
+    assert result.returncode == 2 and "missing keys" in result.stderr and "Traceback" not in result.stderr
