@@ -159,3 +159,28 @@ def test_unknown_config_key_names_the_closest(counting_task, tmp_path):
 def test_default_experiment_config_is_the_spec():
     assert PPO_DEFAULT_CONFIG["experiment"] == {"directory": "", "experiment_name": "", "write_interval": 250,
                                                 "checkpoint_interval": 1000, "checkpoint_policy_only": True}
+
+
+def test_update_starts_from_the_rollout_policy(counting_task, tmp_path):
+    """The observation normalizer is frozen over a rollout and its update: before the first gradient
+    step the stored log-probabilities equal the policy's (a KL of exactly 0), so the KL-adaptive
+    learning rate reacts only to real policy changes."""
+    env, _, _ = counting_env(counting_task, "cpu", num_envs=8)
+    agent = make_ppo(env, "cpu", tmp_path, state_preprocessor="RunningStandardScaler",
+                     learning_rate_scheduler="KLAdaptiveRL", experiment={"write_interval": 0, "checkpoint_interval": 0})
+    gaps, means = [], []
+    update = agent._update
+
+    def checked_update(timestep, timesteps):
+        m = agent.memory
+        with torch.no_grad():
+            _, log_prob, _ = agent.policy.act(agent._state_preprocessor(m.get_tensor_by_name("states", False)),
+                                              taken_actions=m.get_tensor_by_name("actions", False))
+        gaps.append((log_prob - m.get_tensor_by_name("log_prob", False)).abs().max().item())
+        means.append(agent._state_preprocessor.running_mean.clone())
+        update(timestep, timesteps)
+
+    agent._update = checked_update
+    train(agent, env, 32)
+    assert len(gaps) == 4 and max(gaps) < 1e-5
+    assert not torch.equal(means[0], means[-1])  # the statistics do follow the data, between rollouts

@@ -216,7 +216,7 @@ class PPO(Agent):
             epoch_kl = []
             for states, actions, old_log_prob, old_values, returns, advantages in self.memory.sample_all(
                     self._tensors_names, mini_batches=self._mini_batches):
-                states = self._state_preprocessor(states, train=epoch == 0)
+                states = self._state_preprocessor(states)
                 _, log_prob, _ = self.policy.act(states, taken_actions=actions)
 
                 # KL divergence estimate (approx_kl, Schulman's k3)
@@ -260,6 +260,10 @@ class PPO(Agent):
             # early stopping reads the KL on the host (once per epoch), only when enabled
             if self._kl_threshold and float(torch.stack(epoch_kl).mean()) > self._kl_threshold:
                 break
+
+        # fold the rollout into the observation statistics only now: the rollout's log-probabilities and
+        # the whole update saw the same normalization (no spurious KL from drifting statistics)
+        self._state_preprocessor(self.memory.get_tensor_by_name("states"), train=True)
 
         # tracking (device tensors; written at the next write_interval boundary)
         totals /= updates

@@ -1,0 +1,263 @@
+"""Shared plumbing of the off-policy agents (DQN, DDPG, TD3, SAC): replay memory, sampling, targets, schedules.
+
+Every agent here stores ``states, actions, rewards, next_states, terminated, truncated`` in a
+:class:`~skrl_isaac.memories.torch.RandomMemory` (one row per env step, on the env device),
+samples minibatches on the device and bootstraps its targets as::
+
+    target = reward + discount_factor * (1 - terminated) * next_value(next_state)
+
+Truncation (time-outs). The batched tasks reset finished environments inside ``step``, so the
+``next_states`` row of a finished episode is the *next* episode's first observation, which must
+never be bootstrapped from. A terminated transition does not bootstrap at all. A truncated one
+(the episode was cut by the time limit; the true last observation is lost to the auto-reset):
+
+* ``time_limit_bootstrap=True`` (default): bootstraps from the transition's own ``states``
+  (``next_value(state)`` approximates ``next_value(next_state)`` one step earlier);
+* ``time_limit_bootstrap=False``: treated as terminal (no bootstrap), as skrl 0.x's ``dones``.
+
+Nothing here reads a tensor back to the host: schedules are computed from the Python ``timestep``
+and every tracked value stays a device tensor until the base class writes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import torch
+
+from skrl_isaac import logger
+from skrl_isaac.agents.torch.base import Agent, identity_preprocessor, resolve_class
+from skrl_isaac.agents.torch.optim import make_adam
+from skrl_isaac.memories.torch.base import Memory
+from skrl_isaac.models.torch.base import Model
+from skrl_isaac.resources.noises.torch import GaussianNoise, Noise, OrnsteinUhlenbeckNoise
+from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
+from skrl_isaac.utils.config import merge_config
+from skrl_isaac.utils.spaces import is_discrete
+
+PREPROCESSORS = {"RunningStandardScaler": RunningStandardScaler}
+SCHEDULERS = {name: getattr(torch.optim.lr_scheduler, name) for name in
+              ("StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR", "ConstantLR")}
+
+NOISES = {"GaussianNoise": GaussianNoise, "OrnsteinUhlenbeckNoise": OrnsteinUhlenbeckNoise}
+
+TRANSITION_NAMES = ("states", "actions", "rewards", "next_states", "terminated", "truncated")
+
+
+def linear_schedule(timestep: int, initial: float, final: float, timesteps: int | None) -> float:
+    """``initial`` at timestep 0, linearly to ``final`` at ``timesteps``, then ``final`` (a Python float)."""
+    if not timesteps or timesteps <= 0:
+        return float(final)
+    fraction = min(max(timestep / timesteps, 0.0), 1.0)
+    return float(initial + fraction * (final - initial))
+
+
+def make_noise(spec: Noise | Mapping[str, Any] | None, device: torch.device) -> Noise | None:
+    """A noise instance from a :class:`Noise`, ``None``, or a config dict ``{"class": "GaussianNoise", **kwargs}``."""
+    if spec is None or isinstance(spec, Noise):
+        return spec
+    if isinstance(spec, Mapping):
+        kwargs = dict(spec)
+        noise_class = resolve_class(kwargs.pop("class", None), NOISES, "noise class")
+        if noise_class is None:
+            raise ValueError(f"a noise config needs a 'class' key, one of {sorted(NOISES)}; got {dict(spec)}")
+        return noise_class(device=device, **kwargs)
+    raise ValueError(f"a noise must be a Noise instance, None or a dict with a 'class' key; got {spec!r}")
+
+
+class OffPolicyAgent(Agent):
+    """Base of the replay-buffer agents: config merge, preprocessor, memory layout, sampling, update loop.
+
+    Subclasses implement :meth:`act` and :meth:`_update_step` (one gradient step on one sampled
+    minibatch) and call :meth:`track_stats` / :meth:`track_data` with device tensors.
+
+    :param models: the agent's models by name
+    :param memory: replay memory, e.g. ``RandomMemory(memory_size=..., num_envs=..., device=...)``
+    :param observation_space: observation space
+    :param action_space: action space
+    :param device: device of the computations
+    :param cfg: user configuration (merged into ``defaults``; unknown keys are an error)
+    :param defaults: the agent's ``DEFAULT_CONFIG``
+    """
+
+    def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
+                 action_space: Any, device: str | torch.device | None, cfg: Mapping[str, Any] | None,
+                 defaults: Mapping[str, Any]) -> None:
+        name = type(self).__name__
+        cfg = merge_config(defaults, cfg, owner=name)
+        super().__init__(models, memory, observation_space, action_space, device, cfg)
+        if memory is None:
+            raise ValueError(f"{name} needs a replay memory: RandomMemory(memory_size=..., num_envs=..., device=...)")
+        self._batch_size = int(cfg["batch_size"])
+        self._gradient_steps = int(cfg["gradient_steps"])
+        for key in ("batch_size", "gradient_steps"):
+            if int(cfg[key]) < 1:
+                raise ValueError(f"{name}: cfg[{key!r}] must be >= 1, got {cfg[key]}")
+        self._discount_factor = float(cfg["discount_factor"])
+        self._polyak = float(cfg["polyak"])
+        self._random_timesteps = int(cfg["random_timesteps"])
+        self._learning_starts = int(cfg["learning_starts"])
+        self._rewards_shaper = cfg["rewards_shaper"]
+        self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
+        self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0.0))
+        if memory.memory_size * memory.num_envs < self._batch_size:
+            logger.warning(f"{name}: the replay memory holds {memory.memory_size * memory.num_envs} transitions, "
+                           f"fewer than batch_size={self._batch_size}; minibatches will repeat transitions")
+
+        # state preprocessor (its statistics ride with the policy checkpoint)
+        state_pre = resolve_class(cfg["state_preprocessor"], PREPROCESSORS, "state_preprocessor")
+        if state_pre is not None:
+            kwargs = {"size": observation_space, "device": self.device, **cfg["state_preprocessor_kwargs"]}
+            self._state_preprocessor = state_pre(**kwargs)
+            self.checkpoint_modules["state_preprocessor"] = self._state_preprocessor
+        else:
+            self._state_preprocessor = identity_preprocessor
+        self.schedulers: list[Any] = []
+        exploration = cfg.get("exploration")
+        self._exploration_noise = make_noise(exploration.get("noise") if exploration else None, self.device)
+
+        # action bounds (continuous spaces) as device tensors, for noise clipping and random actions
+        self._discrete = is_discrete(action_space)
+        if not self._discrete and action_space is not None:
+            self._action_low = torch.as_tensor(np.asarray(action_space.low), dtype=torch.float32, device=self.device)
+            self._action_high = torch.as_tensor(np.asarray(action_space.high), dtype=torch.float32, device=self.device)
+
+    # -- set-up -------------------------------------------------------------------------------
+    def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
+        """Create the replay memory's tensors and the experiment directory/writer."""
+        super().init(trainer_cfg)
+        self.set_mode("eval")
+        m = self.memory
+        m.create_tensor("states", self.observation_space, torch.float32)
+        m.create_tensor("next_states", self.observation_space, torch.float32)
+        m.create_tensor("actions", self.action_space, torch.long if self._discrete else torch.float32)
+        m.create_tensor("rewards", 1, torch.float32)
+        m.create_tensor("terminated", 1, torch.bool)
+        m.create_tensor("truncated", 1, torch.bool)
+
+    def make_optimizer(self, modules: Iterable[torch.nn.Module | torch.Tensor], learning_rate: float) -> torch.optim.Optimizer:
+        """Adam over the parameters of ``modules`` (a device-tensor learning rate), plus the configured scheduler."""
+        params: list[torch.Tensor] = []
+        for module in modules:
+            params += [module] if isinstance(module, torch.Tensor) else list(module.parameters())
+        optimizer = make_adam(params, learning_rate, self.device)
+        scheduler = self.cfg.get("learning_rate_scheduler")
+        if scheduler is not None:
+            if isinstance(scheduler, str):
+                scheduler = resolve_class(scheduler, SCHEDULERS, "learning_rate_scheduler")
+            self.schedulers.append(scheduler(optimizer, **self.cfg["learning_rate_scheduler_kwargs"]))
+        return optimizer
+
+    # -- interaction --------------------------------------------------------------------------
+    def random_actions(self, num_envs: int) -> torch.Tensor:
+        """Uniformly random actions of the action space, drawn on the device: ``(num_envs, size)``."""
+        if self._discrete:
+            return torch.randint(int(self.action_space.n), (num_envs, 1), device=self.device)
+        u = torch.rand((num_envs, self._action_low.shape[0]), device=self.device)
+        return torch.addcmul(self._action_low, u, self._action_high - self._action_low)
+
+    def exploration_actions(self, actions: torch.Tensor, timestep: int, timesteps: int) -> torch.Tensor:
+        """Add the scaled exploration noise (``cfg["exploration"]``) to ``actions``, clip to the bounds, track it.
+
+        The scale decays linearly from ``initial_scale`` to ``final_scale`` over ``exploration.timesteps``
+        (``None``: the whole training). Without a noise, the tracked noise is 0.
+        """
+        exploration = self.cfg["exploration"]
+        if self._exploration_noise is None:
+            noises = torch.zeros((), device=self.device)
+        else:
+            scale = linear_schedule(timestep, float(exploration["initial_scale"]), float(exploration["final_scale"]),
+                                    exploration["timesteps"] or timesteps)
+            noises = self._exploration_noise.sample_like(actions).mul_(scale)
+            actions = torch.clamp(actions + noises, self._action_low, self._action_high)
+        self.track_stats("Exploration / Exploration noise", noises)
+        return actions
+
+    def record_transition(self, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
+                          next_states: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
+                          infos: Any, timestep: int, timesteps: int) -> None:
+        """Track the step and store the transition in the replay memory (on the device)."""
+        super().record_transition(states, actions, rewards, next_states, terminated, truncated, infos,
+                                  timestep, timesteps)
+        if self._rewards_shaper is not None:
+            rewards = self._rewards_shaper(rewards, timestep, timesteps)
+        self.memory.add_samples(states=states, actions=actions, rewards=rewards, next_states=next_states,
+                                terminated=terminated, truncated=truncated)
+
+    def post_interaction(self, timestep: int, timesteps: int) -> None:
+        """Run the update once ``learning_starts`` steps are done, then the base class' writes."""
+        if timestep >= self._learning_starts and self._should_update(timestep):
+            self.set_mode("train")
+            for gradient_step in range(self._gradient_steps):
+                self._update_step(timestep, timesteps, gradient_step)
+            for scheduler in self.schedulers:
+                scheduler.step()
+            self.set_mode("eval")
+        super().post_interaction(timestep, timesteps)
+
+    def _should_update(self, timestep: int) -> bool:
+        return True
+
+    def _update_step(self, timestep: int, timesteps: int, gradient_step: int) -> None:
+        raise NotImplementedError
+
+    # -- update helpers -----------------------------------------------------------------------
+    def sample_batch(self, gradient_step: int = 0) -> tuple[torch.Tensor, ...]:
+        """One minibatch ``(states, actions, rewards, next_states, not_done)``, preprocessed, on the device.
+
+        ``not_done`` (float, ``(batch, 1)``) is the bootstrap mask: 0 for terminated transitions
+        (and for truncated ones unless ``time_limit_bootstrap``); truncated transitions bootstrap
+        from their own state when ``time_limit_bootstrap`` (see the module docstring).
+        """
+        states, actions, rewards, next_states, terminated, truncated = self.memory.sample(
+            TRANSITION_NAMES, batch_size=self._batch_size)[0]
+        if self._time_limit_bootstrap:
+            next_states = torch.where(truncated, states, next_states)
+            not_done = (~terminated).to(rewards.dtype)
+        else:
+            not_done = (~(terminated | truncated)).to(rewards.dtype)
+        states = self._state_preprocessor(states, train=gradient_step == 0)
+        next_states = self._state_preprocessor(next_states)
+        return states, actions, rewards, next_states, not_done
+
+    def bootstrap(self, rewards: torch.Tensor, not_done: torch.Tensor, next_values: torch.Tensor) -> torch.Tensor:
+        """``rewards + discount_factor * not_done * next_values``."""
+        return torch.addcmul(rewards, not_done, next_values, value=self._discount_factor)
+
+    def optimize(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Zero the gradients, back-propagate ``loss``, clip (``grad_norm_clip > 0``) and step."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self._grad_norm_clip > 0:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
+        optimizer.step()
+
+    def soft_update(self, target: Model, source: Model, polyak: float | None = None) -> None:
+        """``target <- polyak * source + (1 - polyak) * target`` (``polyak=1``: copy)."""
+        target.update_parameters(source, polyak=self._polyak if polyak is None else polyak)
+
+    def track_stats(self, tag: str, values: torch.Tensor) -> None:
+        """Track ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of a device tensor."""
+        if self._tracker is None:
+            return
+        values = values.detach()
+        v_min, v_max = torch.aminmax(values)
+        self.track_data(f"{tag} (max)", v_max)
+        self.track_data(f"{tag} (min)", v_min)
+        self.track_data(f"{tag} (mean)", values.mean())
+
+
+def init_target(target: Model, source: Model) -> None:
+    """Copy ``source``'s parameters into ``target`` and freeze them (targets are never optimized)."""
+    target.freeze_parameters(True)
+    target.update_parameters(source, polyak=1)
+
+
+def default_target_entropy(action_space: Any) -> float:
+    """SAC's default target entropy: ``-dim(action space)``."""
+    return -float(np.prod(action_space.shape)) if hasattr(action_space, "shape") else -1.0
+
+
+__all__ = ["OffPolicyAgent", "make_noise", "linear_schedule", "init_target", "default_target_entropy", "TRANSITION_NAMES"]

@@ -1,0 +1,272 @@
+"""Off-policy agents (DQN, DDPG, TD3, SAC): TensorBoard tags, checkpoints, learning, no host sync per step.
+
+Everything runs on the embedded Cartpole (``CartpoleDiscrete`` for DQN), with one torch thread and
+one MuJoCo thread so that the timings hold on a 2-core CI machine.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import envs
+from skrl_isaac.agents.torch.base import Agent
+from skrl_isaac.envs.torch import wrap_env
+from skrl_isaac.memories.torch import RandomMemory
+from skrl_isaac.models.torch.mlp import MLPDeterministic, MLPGaussianPolicy
+from skrl_isaac.resources.noises.torch import GaussianNoise, OrnsteinUhlenbeckNoise
+from skrl_isaac.trainers.torch import SequentialTrainer
+from skrl_isaac.utils import set_seed
+
+AGENTS = ("DQN", "DDPG", "TD3", "SAC")
+MODEL_NAMES = {
+    "DQN": ("q_network", "target_q_network"),
+    "DDPG": ("policy", "target_policy", "critic", "target_critic"),
+    "TD3": ("policy", "target_policy", "critic_1", "critic_2", "target_critic_1", "target_critic_2"),
+    "SAC": ("policy", "critic_1", "critic_2", "target_critic_1", "target_critic_2"),
+}
+
+
+def stats(tag: str) -> set[str]:
+    return {f"{tag} ({s})" for s in ("max", "min", "mean")}
+
+
+COMMON_TAGS = stats("Reward / Instantaneous reward") | stats("Reward / Total reward") | stats("Episode / Total timesteps")
+# the spec's "Tracked metrics" table, one column per agent ("+" rows)
+SPEC_TAGS = {
+    "DQN": {"Exploration / Exploration epsilon", "Loss / Q-network loss"} | stats("Target / Target"),
+    "DDPG": stats("Exploration / Exploration noise") | {"Loss / Policy loss", "Loss / Critic loss"}
+    | stats("Q-network / Q1") | stats("Target / Target"),
+    "TD3": stats("Exploration / Exploration noise") | {"Loss / Policy loss", "Loss / Critic loss"}
+    | stats("Q-network / Q1") | stats("Q-network / Q2") | stats("Target / Target"),
+    "SAC": {"Coefficient / Entropy coefficient", "Loss / Policy loss", "Loss / Critic loss"}
+    | stats("Q-network / Q1") | stats("Q-network / Q2") | stats("Target / Target"),
+}
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread (restored afterwards): small networks, and no contention with the MuJoCo threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_env(agent_name: str, num_envs: int, device: str, seed: int = 0):
+    task = "CartpoleDiscrete" if agent_name == "DQN" else "Cartpole"
+    return wrap_env(envs.make(task, num_envs=num_envs, device=device, seed=seed,
+                              cfg={"sim": {"mujoco": {"nthread": 1}}}))
+
+
+def make_models(agent_name: str, env, device: str, hiddens=(64, 64)) -> dict:
+    o, a = env.observation_space, env.action_space
+    h = dict(hiddens=list(hiddens), activation="relu")
+
+    def policy():
+        return MLPDeterministic(o, a, device, clip_actions=True, output_activation="tanh", **h)
+
+    def critic():
+        return MLPDeterministic(o, a, device, outputs=1, critic=True, **h)
+
+    if agent_name == "DQN":
+        return {n: MLPDeterministic(o, a, device, outputs=int(a.n), **h) for n in MODEL_NAMES["DQN"]}
+    if agent_name == "SAC":
+        gaussian = MLPGaussianPolicy(o, a, device, clip_actions=True, **h)
+        gaussian.net.append(torch.nn.Tanh())  # bounded mean actions
+        return {"policy": gaussian, **{n: critic() for n in MODEL_NAMES["SAC"][1:]}}
+    return {n: (policy() if "policy" in n else critic()) for n in MODEL_NAMES[agent_name]}
+
+
+def make_agent(agent_name: str, env, device: str, memory_size: int = 1000, **cfg):
+    from skrl_isaac.agents.torch.ddpg import DDPG
+    from skrl_isaac.agents.torch.dqn import DQN
+    from skrl_isaac.agents.torch.sac import SAC
+    from skrl_isaac.agents.torch.td3 import TD3
+
+    cls = {"DQN": DQN, "DDPG": DDPG, "TD3": TD3, "SAC": SAC}[agent_name]
+    memory = RandomMemory(memory_size=memory_size, num_envs=env.num_envs, device=device)
+    return cls(models=make_models(agent_name, env, device), memory=memory, cfg=cfg,
+               observation_space=env.observation_space, action_space=env.action_space, device=device)
+
+
+def train(agent, env, timesteps: int) -> None:
+    SequentialTrainer(env=env, agents=agent, cfg={"timesteps": timesteps, "disable_progressbar": True,
+                                                  "summary": False}).train()
+
+
+def read_tags(directory: str) -> set[str]:
+    accumulator = EventAccumulator(directory, size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return set(accumulator.Tags()["scalars"])
+
+
+# -- (1) TensorBoard tags: exactly the spec's column --------------------------------------------
+VARIANTS = {
+    "DQN": [{}, {"state_preprocessor": "RunningStandardScaler", "update_interval": 2}],
+    "DDPG": [{}, {"exploration": {"noise": {"class": "OrnsteinUhlenbeckNoise", "theta": 0.15, "sigma": 0.1,
+                                            "base_scale": 0.5}}}],
+    "TD3": [{}, {"exploration": {"noise": {"class": "GaussianNoise", "mean": 0, "std": 0.1}},
+                 "smooth_regularization_noise": {"class": "GaussianNoise", "mean": 0, "std": 0.2}}],
+    "SAC": [{"learn_entropy": False}, {"learn_entropy": True, "state_preprocessor": "RunningStandardScaler"}],
+}
+
+
+@pytest.mark.parametrize("agent_name,variant", [(a, i) for a in AGENTS for i in range(2)])
+def test_tensorboard_tags_match_spec(agent_name, variant, device, tmp_path):
+    set_seed(0)
+    env = make_env(agent_name, num_envs=4, device=device)
+    cfg = dict(VARIANTS[agent_name][variant])
+    cfg.update(batch_size=32, learning_starts=20, random_timesteps=10,
+               experiment={"directory": str(tmp_path), "experiment_name": "run", "write_interval": 50,
+                           "checkpoint_interval": 0})
+    agent = make_agent(agent_name, env, device, memory_size=200, **cfg)
+    train(agent, env, 150)
+
+    expected = SPEC_TAGS[agent_name] | COMMON_TAGS
+    if agent_name == "SAC" and cfg["learn_entropy"]:
+        expected = expected | {"Loss / Entropy loss"}
+    assert read_tags(str(tmp_path / "run")) == expected
+
+
+# -- (2) checkpoints: every model with checkpoint_policy_only=False -----------------------------
+@pytest.mark.parametrize("agent_name", AGENTS)
+@pytest.mark.parametrize("policy_only", [False, True])
+def test_checkpoints(agent_name, policy_only, device, tmp_path):
+    set_seed(0)
+    env = make_env(agent_name, num_envs=2, device=device)
+    agent = make_agent(agent_name, env, device, memory_size=100, batch_size=16, learning_starts=5,
+                       state_preprocessor="RunningStandardScaler",
+                       experiment={"directory": str(tmp_path), "experiment_name": "run", "write_interval": 0,
+                                   "checkpoint_interval": 20, "checkpoint_policy_only": policy_only})
+    train(agent, env, 40)
+
+    folder = tmp_path / "run" / "checkpoints"
+    names = set(MODEL_NAMES[agent_name]) | {"state_preprocessor"}
+    if policy_only:
+        names = {"q_network" if agent_name == "DQN" else "policy", "state_preprocessor"}
+    expected = {f"{t}_{n}.pt" for t in (20, 40) for n in names}
+    assert set(os.listdir(folder)) == expected
+    # each file is a plain state_dict that loads back into its model
+    for name in names - {"state_preprocessor"}:
+        state = torch.load(folder / f"40_{name}.pt", weights_only=True)
+        assert set(state) == set(agent.models[name].state_dict())
+        agent.models[name].load(folder / f"40_{name}.pt")
+
+
+# -- (3) learning on the embedded Cartpole ------------------------------------------------------
+NUM_ENVS = 16
+LEARNING = {
+    # agent: (timesteps, config)
+    "DQN": (2000, {"batch_size": 256, "learning_rate": 1e-3, "learning_starts": 100, "target_update_interval": 10,
+                   "exploration": {"initial_epsilon": 1.0, "final_epsilon": 0.05, "timesteps": 1000}}),
+    "DDPG": (2000, {"batch_size": 256, "learning_starts": 100,
+                    "exploration": {"noise": {"class": "GaussianNoise", "mean": 0, "std": 0.2},
+                                    "initial_scale": 1.0, "final_scale": 0.1}}),
+    "TD3": (2000, {"batch_size": 256, "learning_starts": 100,
+                   "exploration": {"noise": {"class": "GaussianNoise", "mean": 0, "std": 0.2},
+                                   "initial_scale": 1.0, "final_scale": 0.1},
+                   "smooth_regularization_noise": {"class": "GaussianNoise", "mean": 0, "std": 0.2}}),
+    "SAC": (2000, {"batch_size": 256, "learning_starts": 100}),
+}
+
+
+def random_policy_return(agent_name: str, device: str, timesteps: int = 300) -> float:
+    """Mean return of the episodes a uniformly random policy finishes on the same task."""
+    env = make_env(agent_name, NUM_ENVS, device, seed=1)
+    env.reset()
+    space = env.action_space
+    episode_return = torch.zeros(NUM_ENVS, device=device)
+    total, count = torch.zeros((), device=device), torch.zeros((), device=device)
+    for _ in range(timesteps):
+        if agent_name == "DQN":
+            actions = torch.randint(int(space.n), (NUM_ENVS, 1), device=device)
+        else:
+            actions = torch.rand((NUM_ENVS, 1), device=device) * 2 - 1
+        _, rewards, terminated, truncated, _ = env.step(actions)
+        episode_return += rewards.view(-1)
+        done = (terminated | truncated).view(-1)
+        total += episode_return[done].sum()
+        count += done.sum()
+        episode_return[done] = 0
+    env.close()
+    return float(total / count)
+
+
+@pytest.mark.parametrize("agent_name", AGENTS)
+def test_learns_cartpole(agent_name, device, tmp_path):
+    baseline = random_policy_return(agent_name, device)
+    set_seed(0)
+    timesteps, cfg = LEARNING[agent_name]
+    env = make_env(agent_name, NUM_ENVS, device)
+    agent = make_agent(agent_name, env, device, memory_size=20000 // NUM_ENVS, **cfg,
+                       experiment={"directory": str(tmp_path), "experiment_name": "run", "write_interval": 250,
+                                   "checkpoint_interval": 0})
+    start = time.perf_counter()
+    train(agent, env, timesteps)
+    elapsed = time.perf_counter() - start
+
+    # the last write interval's finished episodes (exploration on)
+    final = agent.last_tracking["Reward / Total reward (mean)"]
+    print(f"{agent_name}: random policy {baseline:.1f}, trained {final:.1f} "
+          f"({agent.last_tracking['_finished_episodes']:.0f} episodes) in {elapsed:.1f} s")
+    assert final > baseline + 50.0, (final, baseline)
+    assert final > 2 * baseline
+
+
+# -- (4) no host synchronization per step -------------------------------------------------------
+@pytest.mark.parametrize("agent_name", AGENTS)
+def test_no_host_sync_per_step(agent_name, device, tmp_path, monkeypatch):
+    set_seed(0)
+    env = make_env(agent_name, num_envs=4, device=device)
+    cfg = {"batch_size": 32, "learning_starts": 10, "random_timesteps": 5,
+           "state_preprocessor": "RunningStandardScaler",
+           "experiment": {"directory": str(tmp_path), "experiment_name": "run", "write_interval": 40,
+                          "checkpoint_interval": 40, "checkpoint_policy_only": False}}
+    if agent_name in ("DDPG", "TD3"):
+        cfg["exploration"] = {"noise": GaussianNoise(0, 0.1, device=device)}
+    if agent_name == "TD3":
+        cfg["smooth_regularization_noise"] = OrnsteinUhlenbeckNoise(0.15, 0.2, 1.0, device=device)
+    agent = make_agent(agent_name, env, device, memory_size=100, **cfg)
+
+    allowed = {"depth": 0}
+    calls = {"write_tracking_data": 0, "write_checkpoint": 0}
+
+    def allow(method_name):
+        original = getattr(Agent, method_name)
+
+        def wrapper(self, *args, **kwargs):
+            calls[method_name] += 1
+            allowed["depth"] += 1
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                allowed["depth"] -= 1
+
+        monkeypatch.setattr(Agent, method_name, wrapper)
+
+    allow("write_tracking_data")
+    allow("write_checkpoint")
+
+    def forbid(name):
+        original = getattr(torch.Tensor, name)
+
+        def guarded(self, *args, **kwargs):
+            if allowed["depth"] == 0:
+                raise AssertionError(f"torch.Tensor.{name}() called on the per-step path")
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, guarded)
+
+    for name in ("item", "cpu", "numpy", "tolist"):
+        forbid(name)
+    train(agent, env, 80)  # 2 write/checkpoint intervals, updates from step 10 on
+    monkeypatch.undo()
+
+    assert calls == {"write_tracking_data": 2, "write_checkpoint": 2}
+    assert "Target / Target (mean)" in agent.last_tracking
