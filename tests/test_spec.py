@@ -54,7 +54,8 @@ def test_default_config_blocks_are_the_agent_defaults():
     for block in config_blocks:
         namespace: dict = {}
         exec("\n".join(line for line in block.splitlines() if line.strip() != "..."), namespace)
-        assert namespace["DEFAULT_CONFIG"]["experiment"] == PPO_DEFAULT_CONFIG["experiment"]
+        spec = namespace["DEFAULT_CONFIG"]["experiment"]
+        assert {k: PPO_DEFAULT_CONFIG["experiment"][k] for k in spec} == spec
 
 
 class SpecGaussianPolicy(GaussianModel):

@@ -9,7 +9,7 @@ import torch
 
 from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.models.torch.mlp import MLPDeterministic, MLPGaussianPolicy
+from skrl_isaac.models.torch.mlp import ACTIVATIONS, MLPDeterministic, MLPGaussianPolicy
 
 
 class CLIError(Exception):
@@ -28,9 +28,72 @@ def _ppo_agent() -> tuple[type, dict]:
     return PPO, PPO_DEFAULT_CONFIG
 
 
+def _deterministic_policy(obs_space: Any, act_space: Any, device: torch.device, cfg: dict) -> MLPDeterministic:
+    """Deterministic policy with tanh outputs clipped to the action bounds (DDPG, TD3)."""
+    return MLPDeterministic(obs_space, act_space, device, **{"clip_actions": True, "output_activation": "tanh", **cfg})
+
+
+def _critic(obs_space: Any, act_space: Any, device: torch.device, cfg: dict) -> MLPDeterministic:
+    """Q(s, a) critic: states and actions in, one value out."""
+    return MLPDeterministic(obs_space, act_space, device, outputs=1, critic=True, **cfg)
+
+
+def _dqn_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg: dict) -> dict:
+    if type(act_space).__name__ != "Discrete":
+        raise CLIError(f"DQN needs a task with Discrete actions (e.g. task=CartpoleDiscrete), got {act_space}")
+    q_cfg = models_cfg.get("q_network", {})
+    return {name: MLPDeterministic(obs_space, act_space, device, outputs=int(act_space.n), **q_cfg)
+            for name in ("q_network", "target_q_network")}
+
+
+def _ddpg_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg: dict) -> dict:
+    p_cfg, c_cfg = models_cfg.get("policy", {}), models_cfg.get("critic", {})
+    return {"policy": _deterministic_policy(obs_space, act_space, device, p_cfg),
+            "target_policy": _deterministic_policy(obs_space, act_space, device, p_cfg),
+            "critic": _critic(obs_space, act_space, device, c_cfg),
+            "target_critic": _critic(obs_space, act_space, device, c_cfg)}
+
+
+def _td3_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg: dict) -> dict:
+    p_cfg, c_cfg = models_cfg.get("policy", {}), models_cfg.get("critic", {})
+    models = {"policy": _deterministic_policy(obs_space, act_space, device, p_cfg),
+              "target_policy": _deterministic_policy(obs_space, act_space, device, p_cfg)}
+    for name in ("critic_1", "critic_2", "target_critic_1", "target_critic_2"):
+        models[name] = _critic(obs_space, act_space, device, c_cfg)
+    return models
+
+
+def _sac_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg: dict) -> dict:
+    p_cfg, c_cfg = models_cfg.get("policy", {}), models_cfg.get("critic", {})
+    p_cfg = {"clip_actions": True, "output_activation": "tanh", **p_cfg}
+    output_activation = p_cfg.pop("output_activation")
+    policy = MLPGaussianPolicy(obs_space, act_space, device, **p_cfg)
+    if output_activation:  # bound the mean actions (the samples are clipped to the action space)
+        policy.net.append(ACTIVATIONS[output_activation]().to(device))
+    models = {"policy": policy}
+    for name in ("critic_1", "critic_2", "target_critic_1", "target_critic_2"):
+        models[name] = _critic(obs_space, act_space, device, c_cfg)
+    return models
+
+
+def _off_policy_agent(module: str, name: str) -> Callable[[], tuple[type, dict]]:
+    def load() -> tuple[type, dict]:
+        import importlib
+
+        mod = importlib.import_module(f"skrl_isaac.agents.torch.{module}")
+        return getattr(mod, name), getattr(mod, f"{name}_DEFAULT_CONFIG")
+
+    return load
+
+
 # agent class name -> (models builder, (agent class, default config) loader, memory size key)
+# (the off-policy agents' replay memory size is the train config's memory.memory_size)
 AGENTS: dict[str, tuple[Callable, Callable, str]] = {
     "PPO": (_ppo_models, _ppo_agent, "rollouts"),
+    "DQN": (_dqn_models, _off_policy_agent("dqn", "DQN"), "memory_size"),
+    "DDPG": (_ddpg_models, _off_policy_agent("ddpg", "DDPG"), "memory_size"),
+    "TD3": (_td3_models, _off_policy_agent("td3", "TD3"), "memory_size"),
+    "SAC": (_sac_models, _off_policy_agent("sac", "SAC"), "memory_size"),
 }
 
 

@@ -74,6 +74,15 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
                        "checkpoint=runs/<experiment>/checkpoints/<timestep>_policy.pt")
     if checkpoint and not os.path.isfile(checkpoint):
         raise CLIError(f"checkpoint={checkpoint!r}: no such file")
+    if cfg.get("export"):
+        from skrl_isaac.models.torch.export import parse_formats
+
+        if not cfg.test:
+            raise CLIError("export= needs test=True checkpoint=<path to a *_policy.pt file>")
+        try:
+            settings["export"] = parse_formats(cfg.export)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
     settings["rl_device"] = _device(cfg.rl_device, "rl_device")
     settings["sim_device"] = _device(cfg.sim_device, "sim_device")
     return settings
@@ -98,6 +107,13 @@ def run(cfg: DictConfig) -> Any:
                        "use physics_engine=auto or mujoco for the embedded suite")
 
     experiment = train_cfg["agent"].setdefault("experiment", {})
+    resume = bool(cfg.checkpoint) and not cfg.test
+    if resume:
+        if not cfg.checkpoint.endswith("_agent.pt"):
+            raise CLIError(f"checkpoint={cfg.checkpoint!r}: training resumes from a <timestep>_agent.pt file (written with "
+                           "checkpoint_policy_only=False, the CLI's default); to play a policy file add test=True")
+        run_dir = os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint)))
+        experiment["directory"], experiment["experiment_name"] = os.path.dirname(run_dir), os.path.basename(run_dir)
     if cfg.test:
         experiment["write_interval"] = 0
         experiment["checkpoint_interval"] = 0
@@ -114,13 +130,22 @@ def run(cfg: DictConfig) -> Any:
     task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"], device=settings["rl_device"],
                              seed=cfg.seed, cfg=task_cfg, headless=cfg.headless)
     env = wrap_env(task)
-    agent = build_agent(train_cfg, env, device, cfg.task.name, experiment=cfg.experiment)
+    agent = build_agent(train_cfg, env, device, cfg.task.name, experiment="" if resume else cfg.experiment)
 
     trainer_cfg = dict(train_cfg.get("trainer", {}))
     if cfg.test:
         from skrl_isaac.cli.play import load_policy
 
         load_policy(agent, cfg.checkpoint)
+        if settings.get("export"):
+            from skrl_isaac.models.torch.export import export_policy
+
+            folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint))), "exported")
+            paths = export_policy(agent.models["policy"], agent.checkpoint_modules.get("state_preprocessor"), folder,
+                                  settings["export"])
+            for fmt, path in paths.items():
+                print(f"[skrl_isaac] exported {fmt}: {path}")
+            return paths
         steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
         trainer = SequentialTrainer(env=env, agents=agent, cfg={**trainer_cfg, "timesteps": steps})
         return trainer.eval()
@@ -128,17 +153,26 @@ def run(cfg: DictConfig) -> Any:
     if settings["max_iterations"] is not None:
         per_iteration = int(train_cfg["agent"].get("rollouts", 1))
         trainer_cfg["timesteps"] = settings["max_iterations"] * per_iteration
+    trainer = SequentialTrainer(env=env, agents=agent, cfg=trainer_cfg)
     os.makedirs(agent.experiment_dir, exist_ok=True)
-    OmegaConf.save(cfg, os.path.join(agent.experiment_dir, "config.yaml"), resolve=True)
+    config_name = "config.yaml"
+    if resume:
+        try:
+            start = trainer.resume(cfg.checkpoint)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        config_name = f"config_resumed_{start}.yaml"
+        print(f"[skrl_isaac] resuming {agent.experiment_dir} at timestep {start}", flush=True)
+    OmegaConf.save(cfg, os.path.join(agent.experiment_dir, config_name), resolve=True)
     print(f"[skrl_isaac] task {cfg.task.name}, {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
           f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
-    trainer = SequentialTrainer(env=env, agents=agent, cfg=trainer_cfg)
     trainer.train()
     return agent
 
 
 @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    from skrl_isaac.agents.torch.base import TrainingDiverged
     from skrl_isaac.models.torch.base import CheckpointError
 
     try:
@@ -146,6 +180,9 @@ def _hydra_main(cfg: DictConfig) -> None:
     except (CLIError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(3)
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=folder)
+    # hidden, and not ending like the target, so a crash never leaves a file that looks like a checkpoint
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, mode) as f:
             write(f)

@@ -90,7 +90,7 @@ def test_checkpoints_exactly_at_multiples(counting_task, device, tmp_path, polic
                      experiment={"write_interval": 0, "checkpoint_interval": 7, "checkpoint_policy_only": policy_only})
     train(agent, env, 30)
     files = sorted(os.listdir(tmp_path / "exp" / "checkpoints"))
-    names = ["policy", "state_preprocessor"] + ([] if policy_only else ["value", "value_preprocessor"])
+    names = ["policy", "state_preprocessor"] + ([] if policy_only else ["value", "value_preprocessor", "agent"])
     assert files == sorted(f"{t}_{n}.pt" for t in (7, 14, 21, 28) for n in names)
     # a policy file is a plain state_dict that torch.load(weights_only=True) and Model.load read
     state = torch.load(tmp_path / "exp" / "checkpoints" / "28_policy.pt", weights_only=True)
@@ -157,8 +157,10 @@ def test_unknown_config_key_names_the_closest(counting_task, tmp_path):
 
 
 def test_default_experiment_config_is_the_spec():
-    assert PPO_DEFAULT_CONFIG["experiment"] == {"directory": "", "experiment_name": "", "write_interval": 250,
-                                                "checkpoint_interval": 1000, "checkpoint_policy_only": True}
+    spec = {"directory": "", "experiment_name": "", "write_interval": 250, "checkpoint_interval": 1000,
+            "checkpoint_policy_only": True}
+    assert {k: PPO_DEFAULT_CONFIG["experiment"][k] for k in spec} == spec
+    assert set(PPO_DEFAULT_CONFIG["experiment"]) - set(spec) == {"best_window"}  # our one addition
 
 
 def test_update_starts_from_the_rollout_policy(counting_task, tmp_path):

@@ -20,7 +20,12 @@ EXPERIMENT_DEFAULT_CONFIG: dict[str, Any] = {
     "write_interval": 250,          # TensorBoard writing interval (timesteps); <= 0 disables it
     "checkpoint_interval": 1000,    # interval for checkpoints (timesteps); <= 0 disables them
     "checkpoint_policy_only": True,  # checkpoint the policy only (True) or every model (False)
+    "best_window": 100,             # best_<model>.pt: best mean return over this many last finished episodes (<= 0: off)
 }
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a parameter became NaN/inf: training stops, the newest checkpoint is the last good one."""
 
 
 def identity_preprocessor(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -56,6 +61,7 @@ class Agent:
         self.write_interval = int(experiment["write_interval"])
         self.checkpoint_interval = int(experiment["checkpoint_interval"])
         self.checkpoint_policy_only = bool(experiment["checkpoint_policy_only"])
+        self.best_window = int(experiment.get("best_window", 0))
         directory = experiment["directory"] or os.path.join(os.getcwd(), "runs")
         name = experiment["experiment_name"] or (
             datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f") + "_" + type(self).__name__)
@@ -68,6 +74,14 @@ class Agent:
         self._tracker: Tracker | None = None
         self.last_tracking: dict[str, float] = {}
         self.last_written_timestep = 0
+        self.best_return = -float("inf")
+        self._initialized = False
+        self._timestep = 0  # timestep of the step being recorded (for diagnostics)
+        self._first_nonfinite: dict[str, torch.Tensor] = {}  # loss tag -> first timestep it was NaN/inf (-1: never)
+        self._env_state_fn = None
+
+    #: names of int/float attributes (counters) that the agent checkpoint restores on resume
+    state_scalars: tuple[str, ...] = ("best_return",)
 
     # -- set-up -------------------------------------------------------------------------------
     @property
@@ -84,11 +98,18 @@ class Agent:
         num_envs = self.memory.num_envs if self.memory is not None else int((trainer_cfg or {}).get("num_envs", 1))
         if self.write_interval > 0 or self.checkpoint_interval > 0:
             os.makedirs(self.experiment_dir, exist_ok=True)
-        if self.write_interval > 0:
+        if self.write_interval > 0 and self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(log_dir=self.experiment_dir)
-            self._tracker = Tracker(num_envs, self.device)
+            if self._tracker is None:
+                self._tracker = Tracker(num_envs, self.device, window=self.best_window)
+        self._initialized = True
+
+    def attach_env(self, env: Any) -> None:
+        """Let agent checkpoints include the environment's state when it can give one (``env.get_state()``)."""
+        get_state = getattr(env, "get_state", None)
+        self._env_state_fn = get_state if callable(get_state) else None
 
     def set_mode(self, mode: str) -> None:
         """Set every model to ``"train"`` or ``"eval"`` mode."""
@@ -105,11 +126,39 @@ class Agent:
         """
         if self._tracker is not None:
             self._tracker.add(tag, value)
+        if tag.startswith("Loss /") and isinstance(value, torch.Tensor):
+            first = self._first_nonfinite.get(tag)
+            if first is None:
+                first = self._first_nonfinite[tag] = torch.full((), -1, dtype=torch.long, device=value.device)
+            bad = ~torch.isfinite(value.detach()).all()
+            first.copy_(torch.where(bad & (first < 0), self._timestep, first))
+
+    def check_finite(self, timestep: int) -> None:
+        """Stop with :class:`TrainingDiverged` if a loss or a parameter became NaN/inf (one host sync).
+
+        Called before every TensorBoard write and checkpoint, so a diverged model is never checkpointed.
+        """
+        tags = list(self._first_nonfinite)
+        params = [(n, p) for n, m in self.models.items() if m is not None for p in m.parameters()]
+        flags = [self._first_nonfinite[t].to(self.device) for t in tags]
+        flags += [(~torch.isfinite(p.detach()).all()).to(torch.long) for _, p in params]  # 1: not finite
+        if not flags:
+            return
+        values = torch.stack(flags).tolist()
+        problems = [f"{tag!r} became NaN/inf at timestep {step}" for tag, step in zip(tags, values) if step >= 0]
+        bad_models = sorted({n for (n, _), bad in zip(params, values[len(tags):]) if bad})
+        if bad_models:
+            problems.append(f"parameters of {bad_models} are NaN/inf")
+        if problems:
+            raise TrainingDiverged(f"training stopped at timestep {timestep}: " + "; ".join(problems)
+                                   + f". The newest checkpoint in {os.path.join(self.experiment_dir, 'checkpoints')}"
+                                   " is the last good one.")
 
     def write_tracking_data(self, timestep: int, timesteps: int) -> None:
         """Write the means of the tracked data at ``timestep`` (one host synchronization)."""
         if self._tracker is None:
             return
+        self.check_finite(timestep)
         data = self._tracker.flush()
         for tag, value in data.items():
             if not tag.startswith("_"):
@@ -117,6 +166,10 @@ class Agent:
         self._writer.flush()
         self.last_tracking = data
         self.last_written_timestep = timestep
+        window_mean = data.get("_window_mean")
+        if self.checkpoint_interval > 0 and window_mean is not None and window_mean > self.best_return:
+            self.best_return = window_mean
+            self.write_checkpoint("best", timesteps, include_agent=False)
 
     # -- checkpoints --------------------------------------------------------------------------
     def _checkpoint_items(self) -> dict[str, torch.nn.Module]:
@@ -124,18 +177,48 @@ class Agent:
             return {k: m for k, m in self.checkpoint_modules.items() if m is not None}
         return {k: m for k, m in self.checkpoint_modules.items() if k in self.policy_checkpoint_names and m is not None}
 
-    def write_checkpoint(self, timestep: int, timesteps: int) -> list[str]:
+    def write_checkpoint(self, timestep: int | str, timesteps: int, include_agent: bool = True) -> list[str]:
         """Write ``checkpoints/<timestep>_<name>.pt`` for the policy (and its input preprocessor) or every model.
 
-        Each file is a plain ``state_dict``, written atomically. Return the written paths.
+        Each file is a plain ``state_dict``, written atomically. With ``checkpoint_policy_only=False``
+        also ``<timestep>_agent.pt``, the whole training state (see :mod:`skrl_isaac.agents.torch.state`)
+        from which training resumes exactly. Return the written paths.
         """
+        if isinstance(timestep, int):
+            self.check_finite(timestep)
         folder = os.path.join(self.experiment_dir, "checkpoints")
         paths = []
         for name, module in self._checkpoint_items().items():
             path = os.path.join(folder, f"{timestep}_{name}.pt")
             atomic_torch_save(module.state_dict(), path)
             paths.append(path)
+        if include_agent and not self.checkpoint_policy_only:
+            paths.append(self.save(os.path.join(folder, f"{timestep}_agent.pt"), timestep))
         return paths
+
+    def save(self, path: str, timestep: int) -> str:
+        """Write the whole training state (and the environment's, when attached) to ``path`` atomically."""
+        from skrl_isaac.agents.torch.state import agent_state
+
+        state = agent_state(self, timestep)
+        if self._env_state_fn is not None:
+            state["env"] = self._env_state_fn()
+        atomic_torch_save(state, path)
+        return path
+
+    def load(self, path: str) -> dict:
+        """Restore the training state of a ``<timestep>_agent.pt`` file; return it (``timestep``, ``env``).
+
+        :raises CheckpointError: for a missing, truncated or foreign file (one line naming the file)
+        """
+        from skrl_isaac.agents.torch.state import load_agent_state, read_state_file
+
+        if not self._initialized:
+            self.init()
+        state = read_state_file(path, map_location=self.device)
+        load_agent_state(self, state, path)
+        self.last_written_timestep = int(state["timestep"])
+        return state
 
     # -- interaction --------------------------------------------------------------------------
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
@@ -154,6 +237,7 @@ class Agent:
                           next_states: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
                           infos: Any, timestep: int, timesteps: int) -> None:
         """Record one environment step (all envs): tracking here, memory writes in the subclasses."""
+        self._timestep = timestep + 1
         if self._tracker is not None:
             self._tracker.record_step(rewards, terminated | truncated)
 

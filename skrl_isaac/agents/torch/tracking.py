@@ -16,10 +16,16 @@ class Tracker:
 
     :param num_envs: number of parallel environments (size of the per-env episode accumulators)
     :param device: device of the accumulators (the environment's device)
+    :param window: number of last finished episodes whose mean return :meth:`flush` reports as
+                   ``_window_mean`` once that many have finished (<= 0: off)
     """
 
-    def __init__(self, num_envs: int, device: torch.device) -> None:
+    def __init__(self, num_envs: int, device: torch.device, window: int = 0) -> None:
         self.device = device
+        self.window = max(int(window), 0)
+        # ring buffer of the last `window` finished returns; slot `window` takes the unfinished envs' writes
+        self._recent = torch.zeros(self.window + 1, device=device)
+        self._recent_count = torch.zeros((), dtype=torch.long, device=device)
         self._sums: dict[str, torch.Tensor] = {}
         self._float_sums: dict[str, float] = {}
         self._counts: dict[str, int] = {}
@@ -62,9 +68,29 @@ class Tracker:
         self._ep_sum.add_(torch.where(dones, episodes, 0.0).sum(dim=1))
         torch.minimum(self._ep_min, torch.where(dones, episodes, math.inf).amin(dim=1), out=self._ep_min)
         torch.maximum(self._ep_max, torch.where(dones, episodes, -math.inf).amax(dim=1), out=self._ep_max)
+        if self.window:
+            slots = torch.where(dones, (self._recent_count + dones.cumsum(0) - 1) % self.window, self.window)
+            self._recent.scatter_(0, slots, self.episode_return)
+            self._recent_count.add_(dones.sum())
         keep = (~dones).to(torch.float32)
         self.episode_return.mul_(keep)
         self.episode_length.mul_(keep)
+
+    _STATE = ("episode_return", "episode_length", "_ep_count", "_ep_sum", "_ep_min", "_ep_max", "_recent",
+              "_recent_count")
+
+    def state_dict(self) -> dict:
+        """Accumulators (device tensors and host sums) for an exact resume."""
+        return {"tensors": {k: getattr(self, k).clone() for k in self._STATE},
+                "sums": {k: v.clone() for k, v in self._sums.items()},
+                "float_sums": dict(self._float_sums), "counts": dict(self._counts)}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in self._STATE:
+            getattr(self, k).copy_(state["tensors"][k])
+        self._sums = {k: v.to(self.device) for k, v in state["sums"].items()}
+        self._float_sums = dict(state["float_sums"])
+        self._counts = dict(state["counts"])
 
     def flush(self) -> dict[str, float]:
         """Return the mean of every tracked tag and the finished-episode statistics, then reset.
@@ -74,11 +100,15 @@ class Tracker:
         episodes alone (unfinished environments never count).
         """
         tags = list(self._sums)
-        episode = torch.cat((self._ep_count.view(1), self._ep_sum, self._ep_min, self._ep_max))
+        episode = torch.cat((self._ep_count.view(1), self._ep_sum, self._ep_min, self._ep_max,
+                             self._recent[:self.window].mean().view(1) if self.window else self._ep_sum[:0],
+                             self._recent_count.view(1).to(torch.float32)))
         values = torch.cat([self._sums[t].view(1) for t in tags] + [episode]).tolist()
         out = {t: v / self._counts[t] for t, v in zip(tags, values)}
         out.update({t: v / self._counts[t] for t, v in self._float_sums.items()})
-        count, r_sum, l_sum, r_min, l_min, r_max, l_max = values[len(tags):]
+        count, r_sum, l_sum, r_min, l_min, r_max, l_max = values[len(tags):len(tags) + 7]
+        if self.window and values[-1] >= self.window:
+            out["_window_mean"] = values[-2]
         if count > 0:
             out["Reward / Total reward (max)"] = r_max
             out["Reward / Total reward (min)"] = r_min

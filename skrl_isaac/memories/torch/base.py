@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from skrl_isaac.memories.torch.writer import ExportWriter
 from skrl_isaac.utils.spaces import flatten_size
 
 EXPORT_FORMATS = ("pt", "np", "csv")
@@ -51,6 +52,9 @@ class Memory:
         self.fill_cycles = 0
         self.tensors: dict[str, torch.Tensor] = {}
         self._views: dict[str, torch.Tensor] = {}
+        # export (skrl_isaac.memories.torch.export): background writer, per-instance file prefix
+        self._export_writer: ExportWriter | None = None
+        self._export_prefix: str | None = None
 
     # -- allocation ---------------------------------------------------------------------------
     def create_tensor(self, name: str, size: Any, dtype: torch.dtype | None = None) -> bool:
@@ -114,6 +118,8 @@ class Memory:
         """
         if not tensors:
             raise ValueError("add_samples() needs at least one tensor, e.g. add_samples(states=...)")
+        if self._export_writer is not None and self._export_writer.failed:
+            self._export_writer.raise_if_failed()  # a background export failed: say so once
         if self.filled and self.memory_index == 0:
             self._before_overwrite()
         for name, value in tensors.items():
@@ -129,7 +135,17 @@ class Memory:
             self._on_fill()
 
     def _on_fill(self) -> None:
-        """Called once the memory has just been filled (before any overwrite)."""
+        """Called once the memory has just been filled (before any overwrite): export it if asked.
+
+        The only device -> host copy of an export happens here; the file is written by a
+        background thread (see :mod:`skrl_isaac.memories.torch.writer`).
+        """
+        if self.export:
+            from skrl_isaac.memories.torch.export import export_fill
+
+            if self._export_writer is None:
+                self._export_writer = ExportWriter()
+            export_fill(self)
 
     def _before_overwrite(self) -> None:
         """Called right before the first write of a new fill cycle."""
@@ -145,7 +161,7 @@ class Memory:
         for name in names:
             self._check_name(name)
         if mini_batches > 1:
-            return [[self._views[n][idx] for n in names] for idx in indexes.chunk(mini_batches)]
+            return [[self._views[n][idx] for n in names] for idx in indexes.tensor_split(mini_batches)]
         return [[self._views[n][indexes] for n in names]]
 
     def sample_all(self, names: tuple[str, ...] | list[str], mini_batches: int = 1,
@@ -174,5 +190,12 @@ class Memory:
 
         load_memory(self, path)
 
+    def _raise_export_error(self) -> None:
+        """Raise a failed background export (once), if any."""
+        if self._export_writer is not None:
+            self._export_writer.raise_if_failed()
+
     def close(self) -> None:
-        """Wait for pending exports and release resources."""
+        """Wait for pending exports (all files complete on return); raise a failed one, if any."""
+        if self._export_writer is not None:
+            self._export_writer.close()

@@ -73,7 +73,7 @@ class ExportWriter:
             return
         first = errors[0]
         if len(errors) > 1:
-            others = ", ".join(e.filename or "?" for e in errors[1:])
+            others = ", ".join(getattr(e, "path", "?") for e in errors[1:])
             raise MemoryExportError(f"{first} (and {len(errors) - 1} later export(s) failed too: {others})") from first
         raise first
 
@@ -107,7 +107,7 @@ class ExportWriter:
             except BaseException as exc:  # noqa: BLE001 - reported to the training thread
                 reason = f"[Errno {exc.errno}] {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else repr(exc)
                 err = MemoryExportError(f"memory export failed: could not write {path!r}: {reason}")
-                err.filename = path
+                err.path = path
                 err.__cause__ = exc
                 with self._lock:
                     self._errors.append(err)

@@ -45,6 +45,21 @@ class SequentialTrainer:
         self.initial_timestep = 0
         self.print: Callable[[str], None] = tqdm.tqdm.write
 
+    def resume(self, path: str) -> int:
+        """Continue from a ``<timestep>_agent.pt`` checkpoint: restore the agent (and the environment's
+        state when the file has it), and start :meth:`train` at its timestep. Return that timestep."""
+        state = self.agent.load(path)
+        if "env" in state:
+            set_state = getattr(self.env, "set_state", None)
+            if not callable(set_state):
+                raise ValueError(f"{path} holds an environment state but {type(self.env).__name__} has no set_state()")
+            set_state(state["env"])
+        self.initial_timestep = int(state["timestep"])
+        if self.initial_timestep >= self.timesteps:
+            raise ValueError(f"{path} is at timestep {self.initial_timestep}, not before the end of training "
+                             f"({self.timesteps} timesteps): raise the timesteps to continue")
+        return self.initial_timestep
+
     def _progress(self, desc: str) -> tqdm.tqdm:
         return tqdm.tqdm(range(self.initial_timestep, self.timesteps), initial=self.initial_timestep,
                          total=self.timesteps, desc=desc, disable=self.cfg["disable_progressbar"],
@@ -58,6 +73,7 @@ class SequentialTrainer:
         """
         agent, env = self.agent, self.env
         agent.init(trainer_cfg=self.cfg)
+        agent.attach_env(env)
         agent.set_mode("eval")
         states, infos = env.reset()
         num_envs = int(getattr(env, "num_envs", states.shape[0]))

@@ -69,6 +69,8 @@ class PPO(Agent):
     :param cfg: configuration, see ``PPO_DEFAULT_CONFIG`` (unknown keys are an error)
     """
 
+    state_scalars = Agent.state_scalars + ("_rollout",)
+
     def __init__(self, models: Mapping[str, Model], memory: Memory | None = None, observation_space: Any = None,
                  action_space: Any = None, device: str | torch.device | None = None,
                  cfg: Mapping[str, Any] | None = None) -> None:

@@ -1,0 +1,3 @@
+from envs.base.vec_task import VecTask
+
+__all__ = ["VecTask"]

@@ -1,0 +1,392 @@
+"""Memory export and import: ``pt`` / ``np`` (``.npz``) / ``csv`` dumps of a memory's tensors.
+
+A dump holds, for every tensor of the memory, an array ``(steps, num_envs, size)``:
+
+* ``pt``: ``torch.save`` of ``{name: CPU tensor}`` (read with ``torch.load(..., weights_only=True)``)
+* ``np``: ``numpy.savez`` (``.npz``), one array per tensor
+* ``csv``: a header row, then one row per ``(step, env)`` (step-major), columns
+  ``step, env, <tensor>.<i>`` (``i``: index in the tensor's last dim); booleans as 0/1, integers as
+  integers, floats with enough digits to read back bit-exactly (``%.5g`` / ``%.9g`` / ``%.17g`` for
+  float16 / float32 / float64; ``nan``, ``inf``, ``-inf``, ``-0`` included)
+
+Automatic exports (``export=True``) are named ``<creation time>_memory_<fill cycle>.<ext>``, e.g.
+``24-05-01_12-30-00-123456_memory_00000003.csv``: the time (``%y-%m-%d_%H-%M-%S-%f``) is fixed per
+memory instance, so two runs never clash, and the zero-padded cycle makes the names sort by cycle.
+Files are written atomically (temp file in the same folder, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from skrl_isaac.utils.files import atomic_write
+
+if TYPE_CHECKING:
+    from skrl_isaac.memories.torch.base import Memory
+
+EXTENSIONS = {"pt": "pt", "np": "npz", "csv": "csv"}
+FORMAT_OF_EXTENSION = {".pt": "pt", ".npz": "np", ".csv": "csv"}
+CSV_FLOAT_FORMATS = {np.dtype(np.float16): "%.5g", np.dtype(np.float32): "%.9g", np.dtype(np.float64): "%.17g"}
+CSV_CHUNK_ROWS = 128  # rows formatted per call: keeps each GIL hold on the writer thread short
+# pandas >= 3.1 parses floats exactly by default (fast_float; `float_precision` is deprecated there);
+# before, only float_precision="round_trip" is correctly rounded
+_PANDAS_EXACT_OPTS = ({} if tuple(int(x) for x in re.findall(r"\d+", pd.__version__)[:2]) >= (3, 1)
+                      else {"float_precision": "round_trip"})
+
+_prefix_lock = threading.Lock()
+_used_prefixes: set[tuple[str, str]] = set()
+
+
+class DumpError(ValueError):
+    """A file is not a memory dump, or does not fit the memory it is loaded into."""
+
+
+# -- names ------------------------------------------------------------------------------------
+def new_prefix(directory: str) -> str:
+    """A creation-time prefix unique in this process for ``directory``."""
+    stamp = datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f")
+    key, n = os.path.abspath(directory), 0
+    with _prefix_lock:
+        prefix = stamp
+        while (key, prefix) in _used_prefixes:
+            n += 1
+            prefix = f"{stamp}-{n}"
+        _used_prefixes.add((key, prefix))
+    return prefix
+
+
+def dump_path(directory: str, prefix: str, cycle: int, fmt: str) -> str:
+    """``<directory>/<prefix>_memory_<cycle:08d>.<ext>``."""
+    return os.path.join(directory, f"{prefix}_memory_{cycle:08d}.{EXTENSIONS[fmt]}")
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in EXTENSIONS:
+        raise ValueError(f"memory export format must be one of {tuple(EXTENSIONS)}, got {fmt!r}")
+    return fmt
+
+
+# -- snapshot (training thread) ---------------------------------------------------------------
+def snapshot(memory: "Memory", steps: int | None = None) -> tuple[dict[str, torch.Tensor], Callable[[], None] | None]:
+    """Host copies of the memory's tensors (first ``steps`` rows), and a function that waits for them.
+
+    On CUDA the copies are enqueued asynchronously (``non_blocking``) behind the writes already on
+    the stream and a CUDA event is recorded; the returned function waits for that event. On the
+    CPU the tensors are cloned (the memory is about to be overwritten).
+    """
+    steps = memory.memory_size if steps is None else steps
+    out: dict[str, torch.Tensor] = {}
+    event = None
+    for name in memory.get_tensor_names():
+        t = memory.tensors[name][:steps]
+        if t.device.type == "cpu":
+            out[name] = t.clone()
+        else:
+            out[name] = t.to("cpu", non_blocking=True)
+    if memory.device.type == "cuda":
+        event = torch.cuda.Event()
+        event.record()
+        return out, event.synchronize
+    return out, None
+
+
+def check_exportable(tensors: dict[str, torch.Tensor], fmt: str) -> None:
+    """Raise if a tensor's dtype has no ``np``/``csv`` representation (e.g. bfloat16)."""
+    if fmt == "pt":
+        return
+    for name, t in tensors.items():
+        try:
+            dt = torch.empty((), dtype=t.dtype).numpy().dtype
+        except TypeError:
+            raise ValueError(f"tensor {name!r} has dtype {t.dtype}, which the {fmt!r} export cannot hold; "
+                             f"use export_format='pt'") from None
+        if fmt == "csv" and dt.kind not in "biuf":
+            raise ValueError(f"tensor {name!r} has dtype {t.dtype}, which the 'csv' export cannot hold "
+                             f"(bool, integer and float16/32/64 only); use 'pt' or 'np'")
+
+
+# -- writing (worker thread or save) ----------------------------------------------------------
+def write_dump(path: str, tensors: dict[str, torch.Tensor], fmt: str) -> None:
+    """Write ``tensors`` (``{name: (steps, envs, size)}`` CPU tensors) to ``path`` atomically."""
+    if fmt == "pt":
+        atomic_write(path, lambda f: torch.save({k: v.contiguous() for k, v in tensors.items()}, f))
+    elif fmt == "np":
+        arrays = {k: v.numpy() for k, v in tensors.items()}
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    else:
+        atomic_write(path, lambda f: write_csv(f, {k: v.numpy() for k, v in tensors.items()}), mode="w")
+
+
+def csv_columns(arrays: dict[str, np.ndarray]) -> list[str]:
+    return ["step", "env"] + [f"{name}.{i}" for name, a in arrays.items() for i in range(a.shape[-1])]
+
+
+def write_csv(f: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as CSV to the text file ``f``, vectorized.
+
+    Each block of rows is turned into one matrix and formatted with a single ``%`` operation
+    (one row format repeated), so there is no Python loop over rows or values.
+    """
+    steps, envs = next(iter(arrays.values())).shape[:2]
+    flat = [a.reshape(steps * envs, a.shape[-1]) for a in arrays.values()]
+    fmts = ["%d", "%d"]
+    exact_in_f64 = True  # every value representable as a float64 (else: object matrix)
+    for a in flat:
+        if a.dtype.kind == "f":
+            fmts += [CSV_FLOAT_FORMATS[a.dtype]] * a.shape[1]
+        else:
+            fmts += ["%d"] * a.shape[1]
+            if a.dtype.itemsize >= 8 and a.size and (a.min() < -2**53 or a.max() > 2**53):
+                exact_in_f64 = False
+    ncols = len(fmts)
+    row_fmt = ",".join(fmts) + "\n"
+    f.write(",".join(csv_columns(arrays)) + "\n")
+    rows = steps * envs
+    row = np.arange(rows)
+    for start in range(0, rows, CSV_CHUNK_ROWS):
+        stop = min(start + CSV_CHUNK_ROWS, rows)
+        block = np.empty((stop - start, ncols), dtype=np.float64 if exact_in_f64 else object)
+        block[:, 0] = row[start:stop] // envs
+        block[:, 1] = row[start:stop] % envs
+        col = 2
+        for a in flat:
+            block[:, col:col + a.shape[1]] = a[start:stop]  # exact: float64 or Python int/float
+            col += a.shape[1]
+        f.write((row_fmt * (stop - start)) % tuple(block.ravel().tolist()))
+
+
+# -- reading ----------------------------------------------------------------------------------
+def dump_format(path: str | os.PathLike) -> str:
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMAT_OF_EXTENSION:
+        raise DumpError(f"{os.fspath(path)!r} is not a memory dump: expected a .pt, .npz or .csv file")
+    return FORMAT_OF_EXTENSION[ext]
+
+
+def _not_a_dump(path: str, why: str) -> DumpError:
+    return DumpError(f"{path!r} is not a memory dump: {why}")
+
+
+def read_dump(path: str | os.PathLike, csv_dtypes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{name: (steps, envs, size) tensor or array}`` from a dump (tensors for ``.pt``, arrays else).
+
+    ``csv_dtypes`` maps tensor names to the numpy dtype their csv columns are parsed as (default:
+    inferred by pandas).
+    """
+    path = os.fspath(path)
+    fmt = dump_format(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no memory dump at {path!r}")
+    if fmt == "pt":
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise _not_a_dump(path, f"torch.load failed ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()):
+            raise _not_a_dump(path, "expected a dict of tensors")
+    elif fmt == "np":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except Exception as exc:  # noqa: BLE001
+            raise _not_a_dump(path, f"numpy.load failed ({type(exc).__name__}: {exc})") from exc
+    else:
+        data = _read_csv(path, csv_dtypes or {})
+    if not data:
+        raise _not_a_dump(path, "it holds no tensors")
+    lead = None
+    for k, v in data.items():
+        if v.ndim != 3 or (lead is not None and tuple(v.shape[:2]) != lead):
+            shapes = {n: tuple(a.shape) for n, a in data.items()}
+            raise _not_a_dump(path, f"expected arrays (steps, num_envs, size) sharing steps and num_envs, got {shapes}")
+        lead = tuple(v.shape[:2])
+    return data
+
+
+_COLUMN = re.compile(r"^(.+)\.(\d+)$")
+
+
+def _read_csv(path: str, dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
+    try:
+        header = pd.read_csv(path, nrows=0).columns.tolist()
+    except Exception as exc:  # noqa: BLE001
+        raise _not_a_dump(path, f"pandas could not read it ({type(exc).__name__}: {exc})") from exc
+    if header[:2] != ["step", "env"]:
+        raise _not_a_dump(path, f"the header must start with 'step,env', got {','.join(map(str, header[:3]))!r}")
+    groups: dict[str, list[int]] = {}
+    for col in header[2:]:
+        m = _COLUMN.match(str(col))
+        if m is None:
+            raise _not_a_dump(path, f"column {col!r} is not '<tensor>.<index>'")
+        groups.setdefault(m.group(1), []).append(int(m.group(2)))
+    for name, idx in groups.items():
+        if idx != list(range(len(idx))):
+            raise _not_a_dump(path, f"the columns of tensor {name!r} are not {name}.0 .. {name}.{len(idx) - 1} in order")
+    col_dtypes = {c: dtypes[_COLUMN.match(c).group(1)] for c in header[2:] if _COLUMN.match(c).group(1) in dtypes}
+    try:
+        df = pd.read_csv(path, dtype=col_dtypes, **_PANDAS_EXACT_OPTS)
+    except Exception as exc:  # noqa: BLE001
+        raise _not_a_dump(path, f"pandas could not parse it ({type(exc).__name__}: {exc})") from exc
+    rows = len(df)
+    step, env = df["step"].to_numpy(), df["env"].to_numpy()
+    if rows == 0 or step.dtype.kind not in "iu" or env.dtype.kind not in "iu":
+        raise _not_a_dump(path, "expected integer 'step' and 'env' columns and at least one row")
+    envs = int(env.max()) + 1
+    steps = rows // envs
+    if steps * envs != rows or not (np.array_equal(step, np.repeat(np.arange(steps), envs))
+                                     and np.array_equal(env, np.tile(np.arange(envs), steps))):
+        raise _not_a_dump(path, "rows must be one per (step, env), step-major: step 0 env 0, step 0 env 1, ...")
+    out = {}
+    for name, idx in groups.items():
+        block = df[[f"{name}.{i}" for i in idx]].to_numpy()
+        out[name] = block.reshape(steps, envs, len(idx))
+    return out
+
+
+def load_dump(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A dump of any format as ``{name: numpy array (steps, num_envs, size)}``.
+
+    ``.pt`` / ``.npz`` keep their dtypes; ``.csv`` dtypes are inferred (int64 / float64).
+    """
+    data = read_dump(path)
+    out = {}
+    for name, v in data.items():
+        if isinstance(v, torch.Tensor):
+            v = v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
+        out[name] = v
+    return out
+
+
+# -- Memory.save / Memory.load ----------------------------------------------------------------
+def save_memory(memory: "Memory", directory: str, fmt: str = "pt") -> str:
+    """Write the memory's stored steps to ``directory`` now (synchronously); return the path.
+
+    A memory that is not full yet writes its ``memory_index`` stored steps only; a full one writes
+    all ``memory_size`` steps in storage order.
+    """
+    check_format(fmt)
+    memory._raise_export_error()
+    steps = len(memory)
+    if steps == 0:
+        raise ValueError("cannot save an empty memory: add samples first")
+    if not memory.tensors:
+        raise ValueError("cannot save a memory without tensors: create_tensor() first")
+    tensors, ready = snapshot(memory, steps)
+    check_exportable(tensors, fmt)
+    if ready is not None:
+        ready()
+    path = dump_path(directory, new_prefix(directory), memory.fill_cycles, fmt)
+    write_dump(path, tensors, fmt)
+    return path
+
+
+def export_fill(memory: "Memory") -> None:
+    """Hand the memory's contents (just filled) to its background writer."""
+    fmt = memory.export_format
+    if memory._export_prefix is None:
+        memory._export_prefix = new_prefix(memory.export_directory)
+    path = dump_path(memory.export_directory, memory._export_prefix, memory.fill_cycles, fmt)
+
+    def take() -> tuple[dict[str, torch.Tensor], Callable[[], None] | None]:
+        tensors, ready = snapshot(memory)
+        check_exportable(tensors, fmt)
+        return tensors, ready
+
+    memory._export_writer.submit(path, take, lambda p, tensors: write_dump(p, tensors, fmt))
+
+
+def load_memory(memory: "Memory", path: str | os.PathLike) -> None:
+    """Read a dump of any format into ``memory``'s tensors exactly, and set its fill state.
+
+    The file must hold exactly the memory's tensors, each ``(steps, num_envs, size)`` with the
+    memory's ``num_envs`` and sizes, ``1 <= steps <= memory_size``, and (``.pt`` / ``.npz``) the
+    same dtypes. CSV columns are cast to the memory's dtypes: integers and booleans
+    must survive the cast exactly, floats are rounded to nearest (exact for an exported file) and
+    must not overflow.
+    A dump of ``memory_size`` steps leaves ``filled=True, memory_index=0``; a shorter one
+    ``filled=False, memory_index=steps``.
+    """
+    path = os.fspath(path)
+    fmt = dump_format(path)
+    mem_np = {n: torch.empty((), dtype=t.dtype).numpy().dtype if t.dtype != torch.bfloat16 else None
+              for n, t in memory.tensors.items()}
+    csv_dtypes = {n: np.float64 for n, d in mem_np.items() if d is not None and d.kind == "f"}
+    data = read_dump(path, csv_dtypes)
+
+    problems = []
+    extra, missing = sorted(set(data) - set(memory.tensors)), sorted(set(memory.tensors) - set(data))
+    if extra:
+        problems.append(f"tensors in the file but not in the memory: {extra}")
+    if missing:
+        problems.append(f"tensors in the memory but not in the file: {missing}")
+    steps = next(iter(data.values())).shape[0]
+    if steps == 0:
+        problems.append("the file holds no steps")
+    if steps > memory.memory_size:
+        problems.append(f"the file holds {steps} steps, more than memory_size={memory.memory_size}")
+    converted: dict[str, torch.Tensor] = {}
+    for name in sorted(set(data) & set(memory.tensors)):
+        target, value = memory.tensors[name], data[name]
+        if tuple(value.shape[1:]) != tuple(target.shape[1:]):
+            problems.append(f"{name!r}: file shape {tuple(value.shape)} vs memory (steps, {memory.num_envs}, {target.shape[-1]})")
+            continue
+        if fmt == "csv":
+            value, why = _cast_exact(value, mem_np[name])
+            if why:
+                problems.append(f"{name!r}: {why}")
+                continue
+            converted[name] = torch.from_numpy(value)
+        else:
+            tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
+            if tensor.dtype != target.dtype:
+                problems.append(f"{name!r}: file dtype {tensor.dtype} vs memory dtype {target.dtype}")
+                continue
+            converted[name] = tensor
+    if problems:
+        raise DumpError(f"cannot load {path!r} into this memory (tensors: "
+                        f"{ {n: (tuple(t.shape), str(t.dtype)) for n, t in sorted(memory.tensors.items())} }):\n  - "
+                        + "\n  - ".join(problems))
+    with torch.no_grad():
+        for name, tensor in converted.items():
+            memory.tensors[name][:steps].copy_(tensor)
+    memory.filled = steps == memory.memory_size
+    memory.memory_index = 0 if memory.filled else steps
+
+
+def _cast_exact(value: np.ndarray, dtype: np.dtype | None) -> tuple[np.ndarray, str]:
+    """Cast csv values to ``dtype``; return ``(array, "")`` or ``(value, reason)`` if inexact."""
+    if dtype is None:
+        return value, "the memory's dtype (bfloat16) cannot be read from csv"
+    if dtype.kind == "b":
+        if value.dtype.kind not in "iuf" or not np.isin(value, (0, 1)).all():
+            return value, "boolean column holds values other than 0 and 1"
+        return value.astype(bool), ""
+    if dtype.kind in "iu":
+        if value.dtype.kind not in "iuf":
+            return value, f"cannot read {value.dtype} values as {dtype}"
+        with np.errstate(invalid="ignore", over="ignore"):
+            cast = value.astype(dtype)
+            ok = np.isfinite(value).all() if value.dtype.kind == "f" else True
+            ok = ok and np.array_equal(cast.astype(value.dtype), value)
+            if ok and value.dtype.kind in "iu":
+                info = np.iinfo(dtype)
+                ok = value.size == 0 or (value.min() >= info.min and value.max() <= info.max)
+        return (cast, "") if ok else (value, f"values do not fit {dtype} exactly")
+    # floats: the decimals were written with enough digits that the nearest `dtype` value is the
+    # exported one; what can go wrong is a finite value beyond the dtype's range
+    if value.dtype.kind != "f":
+        value = value.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = value.astype(dtype)
+    if (np.isinf(cast) & np.isfinite(value)).any():
+        return value, f"values overflow {dtype}"
+    return cast, ""
