@@ -29,5 +29,6 @@ setup(
         "onnx": ["onnx>=1.15", "onnxruntime>=1.16"],
         "video": ["imageio>=2.30"],
     },
-    entry_points={"console_scripts": ["skrl-isaac-train = skrl_isaac.cli.train:main"]},
+    entry_points={"console_scripts": ["skrl-isaac-train = skrl_isaac.cli.train:main",
+                                      "skrl-isaac = skrl_isaac.cli.main:main"]},
 )

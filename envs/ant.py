@@ -18,7 +18,7 @@ Task definition (as IsaacGymEnvs ``tasks/ant.py``):
   -|to_target_xy| / dt) + 0.5 alive + upWeight if up_proj > 0.93 +
   headingWeight * min(heading_proj / 0.8, 1) - actionsCost * sum(a^2)
   - energyCost * sum(|a * dof_vel_scaled|)
-  - jointsAtLimitCost * count(|dof_pos_scaled| > 0.99);
+  - jointsAtLimitCost * count(dof_pos_scaled > 0.99) (IsaacGymEnvs counts the upper limits only);
   reward = deathCost (-2) and reset where torso height < terminationHeight;
   time-out reset where progress >= episodeLength - 1 (``time_outs`` = 1 there
   unless the env also terminated).
@@ -240,6 +240,7 @@ class Ant(VecTask):
         self._o_z, self._o_up, self._o_heading = obs[:, 0], obs[:, 10], obs[:, 11]
         self._o_abs = torch.zeros((n, 48), **f32)  # |obs[:, 12:60]|
         self._o_tail = obs[:, 12:60]
+        self._o_dp = obs[:, 12:20]
         self._abs_dp, self._abs_dv, self._abs_a = self._o_abs[:, 0:8], self._o_abs[:, 8:16], self._o_abs[:, 40:48]
 
         # reward / episode buffers
@@ -360,7 +361,7 @@ class Ant(VecTask):
         # actionsCost * a^2 + energyCost * |a| |v| = |a| . (actionsCost |a| + energyCost |v|)
         torch.mul(self._abs_dv, self.energy_cost_scale, out=self._u).add_(self._abs_a, alpha=self.actions_cost_scale)
         torch.linalg.vecdot(self._abs_a, self._u, out=self._cost)
-        torch.gt(self._abs_dp, 0.99, out=self._limb)
+        torch.gt(self._o_dp, 0.99, out=self._limb)  # IsaacGymEnvs: scaled dof pos > 0.99 (no abs)
         torch.sum(self._limb, 1, dtype=torch.float32, out=self._lim)
         self._cost.add_(self._lim, alpha=self.joints_at_limit_cost_scale)
         torch.mul(self._o_heading, self.heading_weight / 0.8, out=self._head).clamp_(max=self.heading_weight)

@@ -250,6 +250,25 @@ class VecTask:
     def set_train_info(self, env_frames, *args, **kwargs) -> None:  # IsaacGymEnvs hook
         pass
 
+    def get_state(self) -> Dict[str, Any]:
+        """The task's whole state, for an exact resume: every tensor it holds (device buffers, and the
+        simulator's state rows through the host views) and its RNG. ``set_state`` restores it in place."""
+        tensors = {k: v.detach().clone() for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
+        return {"tensors": tensors, "rng": self.rng.get_state(), "num_envs": self.num_envs,
+                "task": type(self).__name__}
+
+    def set_state(self, state: Dict[str, Any]) -> None:
+        """Restore a :meth:`get_state` snapshot (same task and num_envs) in place."""
+        if state.get("task") != type(self).__name__ or state.get("num_envs") != self.num_envs:
+            raise ValueError(f"environment state of a {state.get('task')} with {state.get('num_envs')} envs cannot "
+                             f"be restored into a {type(self).__name__} with {self.num_envs} envs")
+        with torch.no_grad():
+            for name, value in state["tensors"].items():
+                current = getattr(self, name, None)
+                if isinstance(current, torch.Tensor) and current.shape == value.shape:
+                    current.copy_(value)
+        self.rng.set_state(state["rng"])
+
     def get_env_state(self):
         return None
 

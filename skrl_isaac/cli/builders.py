@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any, Callable
 
 import torch
@@ -108,10 +109,6 @@ def build_agent(train_cfg: dict, env: Any, device: torch.device, task_name: str,
     agent_class, defaults = load_agent()
 
     models = build_models(env.observation_space, env.action_space, device, dict(train_cfg.get("models", {})))
-    memory_cfg = dict(train_cfg.get("memory", {}))
-    memory_size = int(memory_cfg.pop("memory_size", agent_cfg.get(memory_key, defaults.get(memory_key, 1))))
-    memory = RandomMemory(memory_size=memory_size, num_envs=env.num_envs, device=device, **memory_cfg)
-
     scale = float(train_cfg.get("rewards_scale", 1.0))
     if scale != 1.0:
         agent_cfg["rewards_shaper"] = lambda rewards, timestep, timesteps: rewards * scale
@@ -122,6 +119,17 @@ def build_agent(train_cfg: dict, env: Any, device: torch.device, task_name: str,
         stamp = datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f")
         experiment_cfg["experiment_name"] = f"{stamp}_{task_name}_{name}"
     agent_cfg["experiment"] = experiment_cfg
+
+    # memory dumps go into the run folder unless a directory is given
+    memory_cfg = dict(train_cfg.get("memory", {}))
+    memory_size = int(memory_cfg.pop("memory_size", agent_cfg.get(memory_key, defaults.get(memory_key, 1))))
+    if memory_cfg.get("export") and not memory_cfg.get("export_directory"):
+        memory_cfg["export_directory"] = os.path.join(experiment_cfg.get("directory") or "runs",
+                                                      experiment_cfg["experiment_name"], "memory")
+    try:
+        memory = RandomMemory(memory_size=memory_size, num_envs=env.num_envs, device=device, **memory_cfg)
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"train.memory: {e}") from None
     try:
         return agent_class(models=models, memory=memory, cfg=agent_cfg, observation_space=env.observation_space,
                            action_space=env.action_space, device=device)

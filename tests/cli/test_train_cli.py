@@ -98,3 +98,35 @@ def test_wrong_checkpoint_is_one_clear_line(trained_run, tmp_path):
     torch.save({"net.0.weight": torch.zeros(3, 3)}, other)
     result = run_cli("task=Ant", "num_envs=2", "test=True", f"checkpoint={other}", "rl_device=cpu", cwd=tmp_path)
     assert result.returncode == 2 and "missing keys" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_memory_export_from_the_command_line(tmp_path):
+    import pandas as pd
+
+    from skrl_isaac.memories.torch import RandomMemory
+
+    result = run_cli("task=Ant", "num_envs=4", "max_iterations=3", "experiment=dump", "rl_device=cpu",
+                     "memory_export=True", "memory_export_format=csv", "write_interval=0", "checkpoint_interval=0",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    files = sorted((tmp_path / "runs" / "dump" / "memory").glob("*.csv"))
+    assert len(files) == 3  # one per fill cycle (rollouts 16, 3 iterations)
+    frame = pd.read_csv(files[-1])
+    assert list(frame.columns[:3]) == ["step", "env", "actions.0"]
+    assert {"states.59", "rewards.0", "terminated.0", "truncated.0", "log_prob.0", "values.0", "returns.0",
+            "advantages.0"} <= set(frame.columns)
+    assert len(frame) == 16 * 4 and not frame.isna().any().any()
+    # the dump holds the cycle as PPO learned from it: normalized advantages, returns filled in
+    assert abs(frame["advantages.0"].mean()) < 1e-4 and frame["returns.0"].abs().sum() > 0
+    memory = RandomMemory(memory_size=16, num_envs=4, device="cpu")
+    for name, size, dtype in [("states", 60, torch.float32), ("actions", 8, torch.float32),
+                              ("rewards", 1, torch.float32), ("terminated", 1, torch.bool),
+                              ("truncated", 1, torch.bool), ("log_prob", 1, torch.float32),
+                              ("values", 1, torch.float32), ("returns", 1, torch.float32),
+                              ("advantages", 1, torch.float32)]:
+        memory.create_tensor(name, size, dtype)
+    memory.load(files[-1])
+    assert memory.filled and memory.memory_index == 0
+    states = memory.get_tensor_by_name("states")
+    expected = torch.tensor(frame[[f"states.{i}" for i in range(60)]].to_numpy(), dtype=torch.float32).view(16, 4, 60)
+    assert torch.equal(states, expected)

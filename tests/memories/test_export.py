@@ -167,7 +167,7 @@ def test_no_host_access_between_fills(device, tmp_path, monkeypatch):
         for step in range(memory.memory_size - 1):
             memory.add_samples(states=data[step], done=zeros)
     assert dumps(tmp_path) == []
-    memory.add_samples(states=data[4], done=ones)  # fills: exports now
+    memory.add_samples(states=data[4], done=ones)  # fills: exported before the next write, or at close()
     memory.close()
     assert len(dumps(tmp_path)) == 1
 
@@ -205,22 +205,23 @@ def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
     real = export_mod.write_dump
     monkeypatch.setattr(export_mod, "write_dump", lambda *a: (gate.wait(10), real(*a)))
     memory = make_memory("cpu", 1, 1, str(tmp_path), "pt")
-    add_step(memory, 0)  # snapshot 1: being written (blocked)
-    add_step(memory, 1)  # snapshot 2: queued
+    add_step(memory, 0)  # fills cycle 1 (exported before the next write)
+    add_step(memory, 1)  # snapshot 1: being written (blocked)
+    add_step(memory, 2)  # snapshot 2: queued
     done = threading.Event()
-    worker = threading.Thread(target=lambda: (add_step(memory, 2), done.set()))
+    worker = threading.Thread(target=lambda: (add_step(memory, 3), done.set()))
     worker.start()
     assert not done.wait(0.3), "the third fill should block while two snapshots are pending"
     gate.set()
     assert done.wait(5)
     worker.join()
     memory.close()
-    assert len(dumps(tmp_path)) == 3
+    assert len(dumps(tmp_path)) == 4
 
 
 def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch):
     memory = make_memory("cpu", 2, 2, str(tmp_path), "csv")
-    for step in range(2):
+    for step in range(3):  # fills cycle 1; the next write exports it
         add_step(memory, step)
     memory._export_writer.wait()
     (first,) = dumps(tmp_path)
@@ -230,16 +231,15 @@ def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    for step in range(2, 4):
-        add_step(memory, step)  # second fill: its write fails in the background
+    for step in range(3, 5):
+        add_step(memory, step)  # fills cycle 2, whose export then fails in the background
     memory._export_writer.wait()
     monkeypatch.undo()
     with pytest.raises(MemoryExportError) as info:
-        add_step(memory, 4)
+        add_step(memory, 5)
     message = str(info.value)
     assert "memory_00000002.csv" in message and "No space left on device" in message
-    add_step(memory, 5)  # raised once (and step 4 was not recorded): training can go on
-    add_step(memory, 6)  # fills cycle 3
+    add_step(memory, 6)  # raised once (and step 5 was not recorded): training goes on, fills cycle 3
     memory.close()
     assert dumps(tmp_path) == [first, *dumps(tmp_path)[1:]]
     assert open(first).read() == content

@@ -137,6 +137,7 @@ def load_agent_state(agent: Any, state: dict[str, Any], path: str) -> int:
             memory.tensors[name].copy_(tensor)
         memory.memory_index, memory.filled, memory.fill_cycles = \
             saved["memory_index"], saved["filled"], saved["fill_cycles"]
+        memory._exported_cycles = memory.fill_cycles  # the interrupted run exported them already
     set_rng_state(state["rng"])
     return int(state["timestep"])
 

@@ -54,6 +54,7 @@ class Memory:
         self._views: dict[str, torch.Tensor] = {}
         # export (skrl_isaac.memories.torch.export): background writer, per-instance file prefix
         self._export_writer: ExportWriter | None = None
+        self._exported_cycles = 0
         self._export_prefix: str | None = None
 
     # -- allocation ---------------------------------------------------------------------------
@@ -135,20 +136,27 @@ class Memory:
             self._on_fill()
 
     def _on_fill(self) -> None:
-        """Called once the memory has just been filled (before any overwrite): export it if asked.
+        """Called once the memory has just been filled (before any overwrite)."""
 
+    def _before_overwrite(self) -> None:
+        """Called right before the first write of a new fill cycle: export the full cycle if asked.
+
+        Exporting here rather than at the fill lets the agent finish the cycle first (PPO writes
+        its ``returns`` and ``advantages`` into the memory in the update that follows the fill), so
+        a dump holds a cycle as the agent learned from it. :meth:`close` exports the last cycle.
         The only device -> host copy of an export happens here; the file is written by a
         background thread (see :mod:`skrl_isaac.memories.torch.writer`).
         """
-        if self.export:
+        self._export_completed_cycle()
+
+    def _export_completed_cycle(self) -> None:
+        if self.export and self._exported_cycles < self.fill_cycles:
             from skrl_isaac.memories.torch.export import export_fill
 
             if self._export_writer is None:
                 self._export_writer = ExportWriter()
             export_fill(self)
-
-    def _before_overwrite(self) -> None:
-        """Called right before the first write of a new fill cycle."""
+            self._exported_cycles = self.fill_cycles
 
     # -- sampling -----------------------------------------------------------------------------
     def sample(self, names: tuple[str, ...] | list[str], batch_size: int, mini_batches: int = 1) -> list[list[torch.Tensor]]:
@@ -196,6 +204,8 @@ class Memory:
             self._export_writer.raise_if_failed()
 
     def close(self) -> None:
-        """Wait for pending exports (all files complete on return); raise a failed one, if any."""
+        """Export the last full cycle, wait for pending exports (all files complete on return); raise a failed one."""
+        if self.filled and self.memory_index == 0:
+            self._export_completed_cycle()
         if self._export_writer is not None:
             self._export_writer.close()

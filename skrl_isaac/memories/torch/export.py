@@ -17,7 +17,6 @@ Files are written atomically (temp file in the same folder, fsync, rename).
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import threading
