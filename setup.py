@@ -24,8 +24,9 @@ setup(
         "pandas>=2.0",
     ],
     extras_require={
-        "dev": ["pytest>=7", "hypothesis>=6.80", "psutil>=5.9"],
-        "rl_games": ["rl-games>=1.6"],
+        "dev": ["pytest>=7", "hypothesis>=6.80", "psutil>=5.9", "rl-games>=1.6.5", "psutil<6", "onnx>=1.15",
+                "onnxruntime>=1.16"],
+        "rl_games": ["rl-games>=1.6.5", "psutil<6"],
         "onnx": ["onnx>=1.15", "onnxruntime>=1.16"],
         "video": ["imageio>=2.30"],
     },

@@ -102,8 +102,12 @@ def run(cfg: DictConfig) -> Any:
     train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
 
-    if cfg.physics_engine in ("physx", "flex"):
-        raise CLIError(f"physics_engine={cfg.physics_engine} needs Isaac Gym and IsaacGymEnvs, which are not installed; "
+    from skrl_isaac.envs.torch import isaacgymenvs_available, load_isaacgymenvs_env
+
+    use_isaacgym = cfg.physics_engine in ("physx", "flex") or (cfg.physics_engine == "auto" and isaacgymenvs_available())
+    if use_isaacgym and not isaacgymenvs_available():
+        raise CLIError(f"physics_engine={cfg.physics_engine} needs Isaac Gym Preview 4 (NVIDIA's developer site: "
+                       "pip install -e isaacgym/python) and IsaacGymEnvs (its GitHub repository: pip install -e .); "
                        "use physics_engine=auto or mujoco for the embedded suite")
 
     experiment = train_cfg["agent"].setdefault("experiment", {})
@@ -127,16 +131,44 @@ def run(cfg: DictConfig) -> Any:
     if cfg.memory_export_format:
         memory_cfg["export_format"] = cfg.memory_export_format
 
-    task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"], device=settings["rl_device"],
-                             seed=cfg.seed, cfg=task_cfg, headless=cfg.headless)
+    rl_games_file = bool(cfg.test) and cfg.checkpoint.endswith(".pth")
+    if rl_games_file:  # an rl_games checkpoint: build the policy with its layout and input normalization
+        from skrl_isaac.interop.rl_games import rl_games_policy_state
+
+        try:
+            pieces = rl_games_policy_state(cfg.checkpoint)
+        except (ValueError, KeyError, OSError) as e:
+            raise CLIError(f"checkpoint={cfg.checkpoint!r}: {e}") from None
+        train_cfg.setdefault("models", {}).setdefault("policy", {})["hiddens"] = pieces["hiddens"]
+        if pieces["state_preprocessor"] is not None:
+            train_cfg["agent"]["state_preprocessor"] = "RunningStandardScaler"
+
+    if use_isaacgym:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = [o for o in HydraConfig.get().overrides.task if o.startswith(("task.", "physics_engine="))]
+        task = load_isaacgymenvs_env(cfg.task.name, num_envs=settings["num_envs"], headless=cfg.headless,
+                                     sim_device=settings["sim_device"], rl_device=settings["rl_device"],
+                                     seed=cfg.seed, overrides=overrides)
+    else:
+        task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
+                                 device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless)
     env = wrap_env(task)
     agent = build_agent(train_cfg, env, device, cfg.task.name, experiment="" if resume else cfg.experiment)
 
     trainer_cfg = dict(train_cfg.get("trainer", {}))
     if cfg.test:
-        from skrl_isaac.cli.play import load_policy
+        if rl_games_file:
+            from skrl_isaac.interop.rl_games import apply_rl_games_checkpoint
 
-        load_policy(agent, cfg.checkpoint)
+            try:
+                apply_rl_games_checkpoint(agent, cfg.checkpoint)
+            except ValueError as e:
+                raise CLIError(str(e)) from None
+        else:
+            from skrl_isaac.cli.play import load_policy
+
+            load_policy(agent, cfg.checkpoint)
         if settings.get("export"):
             from skrl_isaac.models.torch.export import export_policy
 
@@ -164,7 +196,8 @@ def run(cfg: DictConfig) -> Any:
         config_name = f"config_resumed_{start}.yaml"
         print(f"[skrl_isaac] resuming {agent.experiment_dir} at timestep {start}", flush=True)
     OmegaConf.save(cfg, os.path.join(agent.experiment_dir, config_name), resolve=True)
-    print(f"[skrl_isaac] task {cfg.task.name}, {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
+    backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite"
+    print(f"[skrl_isaac] task {cfg.task.name} ({backend}), {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
           f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
     trainer.train()
     return agent

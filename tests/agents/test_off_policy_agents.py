@@ -142,12 +142,55 @@ def test_checkpoints(agent_name, policy_only, device, tmp_path):
     if policy_only:
         names = {"q_network" if agent_name == "DQN" else "policy", "state_preprocessor"}
     expected = {f"{t}_{n}.pt" for t in (20, 40) for n in names}
+    if not policy_only:
+        expected |= {"20_agent.pt", "40_agent.pt"}  # the whole training state, beside the models
     assert set(os.listdir(folder)) == expected
     # each file is a plain state_dict that loads back into its model
     for name in names - {"state_preprocessor"}:
         state = torch.load(folder / f"40_{name}.pt", weights_only=True)
         assert set(state) == set(agent.models[name].state_dict())
         agent.models[name].load(folder / f"40_{name}.pt")
+
+
+RESUME_CFG = {
+    "DQN": {"update_interval": 2, "target_update_interval": 3},
+    "DDPG": {"exploration": {"noise": {"class": "OrnsteinUhlenbeckNoise", "theta": 0.15, "sigma": 0.2,
+                                       "base_scale": 0.5}}},
+    "TD3": {"policy_delay": 3, "exploration": {"noise": {"class": "OrnsteinUhlenbeckNoise", "theta": 0.15,
+                                                         "sigma": 0.2, "base_scale": 0.5}},
+            "smooth_regularization_noise": {"class": "GaussianNoise", "mean": 0, "std": 0.2}},
+    "SAC": {"learn_entropy": True},
+}
+
+
+@pytest.mark.parametrize("agent_name", AGENTS)
+def test_resume_from_agent_checkpoint_is_exact(agent_name, device, tmp_path):
+    """Training 30 steps, then resuming <30>_agent.pt for 20 more, equals training 50 steps in one go."""
+
+    def run(name: str, resume: str | None = None):
+        set_seed(0)
+        env = make_env(agent_name, num_envs=3, device=device, seed=5)
+        agent = make_agent(agent_name, env, device, memory_size=100, batch_size=16, learning_starts=5,
+                           random_timesteps=3, state_preprocessor="RunningStandardScaler",
+                           learning_rate_scheduler="StepLR", learning_rate_scheduler_kwargs={"step_size": 7},
+                           experiment={"directory": str(tmp_path), "experiment_name": name, "write_interval": 10,
+                                       "checkpoint_interval": 30, "checkpoint_policy_only": False},
+                           **RESUME_CFG[agent_name])
+        trainer = SequentialTrainer(env=env, agents=agent, cfg={"timesteps": 50, "disable_progressbar": True,
+                                                                "summary": False})
+        if resume:
+            set_seed(123)  # the checkpoint's RNG states must win over the current ones
+            assert trainer.resume(resume) == 30
+        trainer.train()
+        return agent
+
+    full = run("full")
+    resumed = run("resumed", resume=str(tmp_path / "full" / "checkpoints" / "30_agent.pt"))
+    for name in MODEL_NAMES[agent_name]:
+        for (key, a), b in zip(full.models[name].state_dict().items(), resumed.models[name].state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name}.{key}")
+    torch.testing.assert_close(full.memory.get_tensor_by_name("states"), resumed.memory.get_tensor_by_name("states"),
+                               rtol=0, atol=0)
 
 
 # -- (3) learning on the embedded Cartpole ------------------------------------------------------

@@ -33,8 +33,8 @@ def trained_run(tmp_path_factory):
 def test_training_run_layout(trained_run, scalars_reader):
     cwd, result = trained_run
     run = cwd / "runs" / "smoke"
-    assert sorted(os.listdir(run / "checkpoints")) == [
-        "32_policy.pt", "32_state_preprocessor.pt", "64_policy.pt", "64_state_preprocessor.pt"]
+    names = ("agent", "policy", "state_preprocessor", "value", "value_preprocessor")  # the CLI checkpoints everything
+    assert sorted(os.listdir(run / "checkpoints")) == sorted(f"{t}_{n}.pt" for t in (32, 64) for n in names)
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["task"]["name"] == "Ant" and config["num_envs"] == 8 and config["seed"] == 3
     assert config["train"]["agent"]["class"] == "PPO"
@@ -77,6 +77,8 @@ def test_play_is_deterministic(trained_run):
     (["checkpoint=missing.pt"], "checkpoint='missing.pt': no such file"),
     (["memory_export_format=xml"], "expected pt, np or csv"),
     (["rl_device=tpu"], "rl_device='tpu' is not a device"),
+    (["physics_engine=physx"], "needs Isaac Gym Preview 4"),
+    (["physics_engine=ode"], "expected auto, physx, flex or mujoco"),
 ])
 def test_bad_overrides_fail_before_any_work(tmp_path, overrides, message):
     result = run_cli(*overrides, cwd=tmp_path, timeout=120)
@@ -130,3 +132,24 @@ def test_memory_export_from_the_command_line(tmp_path):
     states = memory.get_tensor_by_name("states")
     expected = torch.tensor(frame[[f"states.{i}" for i in range(60)]].to_numpy(), dtype=torch.float32).view(16, 4, 60)
     assert torch.equal(states, expected)
+
+
+def test_isaacgymenvs_task_when_isaacgymenvs_is_importable(tmp_path):
+    """physics_engine=auto picks IsaacGymEnvs (a test package laid out like it) over the embedded suite."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fake_isaacgym", ROOT / "tests" / "envs" / "fake_isaacgym.py")
+    fake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake)
+    paths = fake.build(tmp_path / "pkgs")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), paths["python"], paths["repo"]])}
+    args = [sys.executable, str(ROOT / "train_isaac.py"), "task=Ant", "num_envs=4", "max_iterations=2",
+            "rl_device=cpu", "sim_device=cpu", "experiment=ige", "task.env.episodeLength=20"]
+    result = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "task Ant (IsaacGymEnvs)" in result.stdout
+    assert (tmp_path / "runs" / "ige" / "checkpoints").is_dir() or (tmp_path / "runs" / "ige" / "config.yaml").is_file()
+    embedded = subprocess.run(args[:-2] + ["physics_engine=mujoco", "experiment=emb"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+    assert embedded.returncode == 0, embedded.stderr[-3000:]
+    assert "task Ant (embedded MuJoCo suite)" in embedded.stdout

@@ -143,3 +143,19 @@ def test_checkpoint_errors(trained, tmp_path):
     torch.save({"a": torch.zeros(1)}, plain)
     with pytest.raises(ValueError, match="not an rl_games checkpoint"):
         read_rl_games_checkpoint(str(plain))
+
+
+def test_cli_plays_the_rl_games_checkpoint(trained, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    (path,) = trained[2]
+    result = subprocess.run([sys.executable, str(root / "train_isaac.py"), "task=Ant", "num_envs=2", "test=True",
+                             f"checkpoint={path}", "rl_device=cpu", "task.env.episodeLength=8", "test_timesteps=16"],
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sum(line.startswith("episode ") for line in result.stdout.splitlines()) == 4
+    assert "mean over 4 episodes" in result.stdout

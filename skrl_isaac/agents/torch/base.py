@@ -202,7 +202,12 @@ class Agent:
 
         state = agent_state(self, timestep)
         if self._env_state_fn is not None:
-            state["env"] = self._env_state_fn()
+            try:
+                state["env"] = self._env_state_fn()
+            except NotImplementedError as e:
+                logger.warning(f"{e}: agent checkpoints hold no environment state, so a resume restarts the "
+                               "environments (not bit-exact)")
+                self._env_state_fn = None
         atomic_torch_save(state, path)
         return path
 

@@ -21,6 +21,7 @@ and every tracked value stays a device tensor until the base class writes it.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -51,6 +52,26 @@ def linear_schedule(timestep: int, initial: float, final: float, timesteps: int 
         return float(final)
     fraction = min(max(timestep / timesteps, 0.0), 1.0)
     return float(initial + fraction * (final - initial))
+
+
+class SchedulerGroup:
+    """The learning rate schedulers of an agent's optimizers, stepped together (one per optimizer)."""
+
+    def __init__(self) -> None:
+        self.schedulers: list[Any] = []
+
+    def step(self) -> None:
+        with warnings.catch_warnings():  # TD3's delayed policy optimizer may not have stepped yet
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+            for scheduler in self.schedulers:
+                scheduler.step()
+
+    def state_dict(self) -> dict:
+        return {"schedulers": [s.state_dict() for s in self.schedulers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(scheduler_state)
 
 
 def make_noise(spec: Noise | Mapping[str, Any] | None, device: torch.device) -> Noise | None:
@@ -113,7 +134,7 @@ class OffPolicyAgent(Agent):
             self.checkpoint_modules["state_preprocessor"] = self._state_preprocessor
         else:
             self._state_preprocessor = identity_preprocessor
-        self.schedulers: list[Any] = []
+        self.schedulers = SchedulerGroup()
         exploration = cfg.get("exploration")
         self._exploration_noise = make_noise(exploration.get("noise") if exploration else None, self.device)
 
@@ -146,7 +167,7 @@ class OffPolicyAgent(Agent):
         if scheduler is not None:
             if isinstance(scheduler, str):
                 scheduler = resolve_class(scheduler, SCHEDULERS, "learning_rate_scheduler")
-            self.schedulers.append(scheduler(optimizer, **self.cfg["learning_rate_scheduler_kwargs"]))
+            self.schedulers.schedulers.append(scheduler(optimizer, **self.cfg["learning_rate_scheduler_kwargs"]))
         return optimizer
 
     # -- interaction --------------------------------------------------------------------------
@@ -191,8 +212,7 @@ class OffPolicyAgent(Agent):
             self.set_mode("train")
             for gradient_step in range(self._gradient_steps):
                 self._update_step(timestep, timesteps, gradient_step)
-            for scheduler in self.schedulers:
-                scheduler.step()
+            self.schedulers.step()
             self.set_mode("eval")
         super().post_interaction(timestep, timesteps)
 

@@ -202,7 +202,8 @@ def _compose(config_dir: str, overrides: Sequence[str]) -> Any:
     try:
         with initialize_config_dir(config_dir=config_dir, version_base=None, job_name="load_isaacgymenv"):
             return compose(config_name="config", overrides=list(overrides))
-    finally:
+    finally:  # initialize_config_dir restores a *copy* of the singleton: fetch the instance again
+        gh = GlobalHydra.instance()
         gh.clear()
         if saved is not None:
             gh.initialize(saved)

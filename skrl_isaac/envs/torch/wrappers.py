@@ -58,6 +58,26 @@ class IsaacGymPreview3Wrapper(Wrapper):
             self._reset_once = False
         return self._obs, ({} if self._states is None else {"states": self._states})
 
+    def get_state(self) -> dict:
+        """The task's state (``task.get_state()``, the embedded tasks have it) and the latest observations."""
+        get_state = getattr(self._env, "get_state", None)
+        if not callable(get_state):
+            raise NotImplementedError(f"{type(self._env).__name__} cannot give its state (no get_state())")
+        return {"task": get_state(), "obs": None if self._obs is None else self._obs.clone(),
+                "states": None if self._states is None else self._states.clone()}
+
+    def set_state(self, state: dict) -> None:
+        """Restore a :meth:`get_state` snapshot: the next :meth:`reset` returns its observations
+        instead of resetting the task, so training continues exactly where the snapshot was taken."""
+        set_state = getattr(self._env, "set_state", None)
+        if not callable(set_state):
+            raise NotImplementedError(f"{type(self._env).__name__} cannot restore a state (no set_state())")
+        set_state(state["task"])
+        if state["obs"] is not None:
+            self._obs = state["obs"].to(self.device)
+            self._states = None if state["states"] is None else state["states"].to(self.device)
+            self._reset_once = False
+
 
 class IsaacGymPreview4Wrapper(IsaacGymPreview3Wrapper):
     """Isaac Gym Preview 4 / IsaacGymEnvs tasks (same interface as Preview 3, incl. ``isaacgymenvs.make`` tasks)."""

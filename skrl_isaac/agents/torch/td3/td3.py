@@ -62,6 +62,9 @@ class TD3(OffPolicyAgent):
     :param cfg: configuration, see ``TD3_DEFAULT_CONFIG`` (unknown keys are an error)
     """
 
+    #: counters restored by agent checkpoints (``<timestep>_agent.pt``)
+    state_scalars = OffPolicyAgent.state_scalars + ("_critic_update_counter",)
+
     def __init__(self, models: Mapping[str, Model], memory: Memory | None = None, observation_space: Any = None,
                  action_space: Any = None, device: str | torch.device | None = None,
                  cfg: Mapping[str, Any] | None = None) -> None:

@@ -21,3 +21,10 @@ class Noise:
     def sample(self, size: tuple[int, ...] | torch.Size) -> torch.Tensor:
         """A sample of shape ``size`` on :attr:`device`."""
         raise NotImplementedError(f"{type(self).__name__} must implement sample(size)")
+
+    def state_dict(self) -> dict:
+        """The noise's internal state (empty for memoryless noises), saved in agent checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict`."""

@@ -36,6 +36,14 @@ class OrnsteinUhlenbeckNoise(Noise):
         """Restart the process at 0."""
         self.state = None
 
+    def state_dict(self) -> dict:
+        """The process' current state (absent before the first sample)."""
+        return {} if self.state is None else {"state": self.state.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` (an empty one restarts the process at 0)."""
+        self.state = state["state"].to(self.device).clone() if "state" in state else None
+
     def sample(self, size: tuple[int, ...] | torch.Size) -> torch.Tensor:
         """Advance the process one step and return ``base_scale * state`` of shape ``size``."""
         size = torch.Size(size)
