@@ -10,7 +10,8 @@ import torch
 
 from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.models.torch.mlp import ACTIVATIONS, MLPDeterministic, MLPGaussianPolicy
+from skrl_isaac.models.torch.mlp import ACTIVATIONS, MLPCategoricalPolicy, MLPDeterministic, MLPGaussianPolicy
+from skrl_isaac.utils.spaces import is_discrete
 
 
 class CLIError(Exception):
@@ -18,7 +19,12 @@ class CLIError(Exception):
 
 
 def _ppo_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg: dict) -> dict:
-    policy = MLPGaussianPolicy(obs_space, act_space, device, **models_cfg.get("policy", {}))
+    policy_cfg = dict(models_cfg.get("policy", {}))
+    if is_discrete(act_space):  # a categorical policy over the discrete actions
+        policy_cfg = {k: v for k, v in policy_cfg.items() if k in ("hiddens", "activation")}
+        policy = MLPCategoricalPolicy(obs_space, act_space, device, **policy_cfg)
+    else:
+        policy = MLPGaussianPolicy(obs_space, act_space, device, **policy_cfg)
     value = MLPDeterministic(obs_space, act_space, device, outputs=1, **models_cfg.get("value", {}))
     return {"policy": policy, "value": value}
 
@@ -122,7 +128,13 @@ def build_agent(train_cfg: dict, env: Any, device: torch.device, task_name: str,
 
     # memory dumps go into the run folder unless a directory is given
     memory_cfg = dict(train_cfg.get("memory", {}))
-    memory_size = int(memory_cfg.pop("memory_size", agent_cfg.get(memory_key, defaults.get(memory_key, 1))))
+    if memory_key == "rollouts":
+        memory_size = int(memory_cfg.pop("memory_size", agent_cfg.get("rollouts", defaults["rollouts"])))
+    elif "memory_size" in memory_cfg:
+        memory_size = int(memory_cfg.pop("memory_size"))
+    else:
+        raise CLIError(f"train.memory.memory_size is required for {name} (the replay memory holds memory_size steps "
+                       "of every env), e.g. train.memory.memory_size=10000")
     if memory_cfg.get("export") and not memory_cfg.get("export_directory"):
         memory_cfg["export_directory"] = os.path.join(experiment_cfg.get("directory") or "runs",
                                                       experiment_cfg["experiment_name"], "memory")

@@ -10,17 +10,19 @@ from skrl_isaac.models.torch.base import CheckpointError, check_state_dict, load
 
 
 def load_policy(agent: Agent, path: str) -> None:
-    """Load ``<prefix>_policy.pt`` into the agent's policy and ``<prefix>_state_preprocessor.pt`` beside it, if any.
+    """Load ``<prefix>_<policy>.pt`` into the agent's policy model (``policy``; DQN's ``q_network``) and
+    ``<prefix>_state_preprocessor.pt`` beside it, if any.
 
     :raises CheckpointError: for a missing, unreadable or mismatched file (one line naming the file)
     """
-    policy = agent.models["policy"]
-    policy.load(path)
+    name = agent.policy_checkpoint_names[0]
+    agent.models[name].load(path)
     base = os.path.basename(path)
-    if not base.endswith("_policy.pt"):
+    suffix = f"_{name}.pt"
+    if not base.endswith(suffix):
         return
     preprocessor = agent.checkpoint_modules.get("state_preprocessor")
-    sibling = os.path.join(os.path.dirname(path), base[: -len("_policy.pt")] + "_state_preprocessor.pt")
+    sibling = os.path.join(os.path.dirname(path), base[: -len(suffix)] + "_state_preprocessor.pt")
     if preprocessor is None:
         return
     if not os.path.isfile(sibling):

@@ -302,3 +302,44 @@ def test_cli_train_configs(task, train_cfg, agent_name, tmp_path, scalars_reader
     tags = set(scalars_reader(run))
     if agent_name != "PPO":
         assert SPEC_TAGS[agent_name] <= tags
+
+
+# -- (4b) with CUDA: torch's sync debug mode on the agent's per-step path -------------------------
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+@pytest.mark.parametrize("agent_name", AGENTS)
+def test_no_host_sync_on_cuda(agent_name, tmp_path):
+    """act / record_transition / post_interaction (incl. updates) run under ``set_sync_debug_mode("error")``,
+    except at the write/checkpoint boundaries; ``env.step`` (MuJoCo on the CPU) runs outside the checked region."""
+    device = "cuda"
+    set_seed(0)
+    env = make_env(agent_name, num_envs=16, device=device)
+    cfg = {"batch_size": 64, "learning_starts": 8, "random_timesteps": 4, "state_preprocessor": "RunningStandardScaler",
+           "learning_rate_scheduler": "StepLR", "learning_rate_scheduler_kwargs": {"step_size": 10},
+           "experiment": {"directory": str(tmp_path), "experiment_name": "cuda", "write_interval": 32,
+                          "checkpoint_interval": 64, "checkpoint_policy_only": False},
+           **RESUME_CFG[agent_name]}
+    agent = make_agent(agent_name, env, device, memory_size=64, **cfg)
+    agent.init()
+    states, _ = env.reset()
+    timesteps = 128
+    try:
+        for t in range(timesteps):
+            boundary = (t + 1) % 32 == 0
+            torch.cuda.set_sync_debug_mode("error")
+            with torch.no_grad():
+                actions = agent.act(states, t, timesteps)[0]
+            torch.cuda.set_sync_debug_mode(0)
+            next_states, rewards, terminated, truncated, infos = env.step(actions)
+            torch.cuda.set_sync_debug_mode("error")
+            with torch.no_grad():
+                agent.record_transition(states, actions, rewards, next_states, terminated, truncated, infos,
+                                        t, timesteps)
+            torch.cuda.set_sync_debug_mode(0 if boundary else "error")
+            agent.post_interaction(t, timesteps)
+            torch.cuda.set_sync_debug_mode(0)
+            states = next_states
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    agent.close()
+    assert (tmp_path / "cuda" / "checkpoints" / "128_agent.pt").is_file()
+    assert "Target / Target (mean)" in agent.last_tracking

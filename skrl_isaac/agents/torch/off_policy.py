@@ -62,7 +62,7 @@ class SchedulerGroup:
 
     def step(self) -> None:
         with warnings.catch_warnings():  # TD3's delayed policy optimizer may not have stepped yet
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
             for scheduler in self.schedulers:
                 scheduler.step()
 

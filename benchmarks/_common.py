@@ -1,0 +1,118 @@
+"""Helpers shared by the side-by-side benchmarks (``vs_skrl.py``, ``overhead.py``).
+
+The benchmarks compare loops *in one process*, in interleaved rounds: every round runs each loop
+for the same number of PPO iterations (the order rotates from round to round), so load from other
+processes hits all of them alike. Per loop we keep the env-steps/s of every round; the reported
+ratios are the median of the per-round ratios (the loops of one round saw the same machine) and the
+ratio of the best rounds.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable
+
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+TRAIN_CFG_DIR = os.path.join(REPO, "skrl_isaac", "cfg", "train")
+
+
+def set_torch_threads(threads: int) -> None:
+    """``torch.set_num_threads`` (<= 0: leave torch's default). On a loaded 2-core machine one
+    thread is much faster for these small MLPs (no OpenMP threads waiting on a busy core)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def machine_line() -> str:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?", "?", "?")
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
+            f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), python {platform.python_version()}")
+
+
+def load_train_cfg(name: str = "AntPPO") -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(os.path.join(TRAIN_CFG_DIR, f"{name}.yaml")))
+
+
+class OursLoop:
+    """Our PPO (``skrl_isaac``, built as the CLI builds it) on the embedded Ant.
+
+    ``run(iterations)`` trains ``iterations`` PPO iterations (``rollouts`` env steps + one update
+    each) continuing where the previous call stopped, and returns the seconds it took, including
+    ``agent.close()`` (flushes TensorBoard, waits for pending memory exports).
+    """
+
+    def __init__(self, num_envs: int, device: str = "cpu", train: str = "AntPPO", write_interval: int = 250,
+                 checkpoint_interval: int = 0, export_csv: bool = False, seed: int = 0) -> None:
+        from skrl_isaac.cli.builders import build_agent
+        from skrl_isaac.envs.torch import load_embedded_env, wrap_env
+        from skrl_isaac.trainers.torch import SequentialTrainer
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="skrl_isaac_bench_")
+        cfg = load_train_cfg(train)
+        self.rollouts = int(cfg["agent"]["rollouts"])
+        cfg["agent"]["experiment"].update(directory=self._tmp.name, write_interval=write_interval,
+                                          checkpoint_interval=checkpoint_interval)
+        cfg.setdefault("memory", {}).update(export=export_csv, export_format="csv", export_directory="")
+        self.env = wrap_env(load_embedded_env("Ant", num_envs=num_envs, device=device, seed=seed), verbose=False)
+        self.num_envs = num_envs
+        self.agent = build_agent(cfg, self.env, torch.device(device), "Ant")
+        self.trainer = SequentialTrainer(env=self.env, agents=self.agent, cfg={
+            "timesteps": self.rollouts, "disable_progressbar": True, "close_environment_at_exit": False,
+            "summary": False})
+        self.timestep = 0
+        self.device = torch.device(device)
+
+    @property
+    def directory(self) -> str:
+        return self._tmp.name
+
+    def run(self, iterations: int) -> float:
+        start = time.perf_counter()
+        self.trainer.initial_timestep = self.timestep
+        self.trainer.timesteps = self.timestep + self.rollouts * iterations
+        self.trainer.train()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.timestep = self.trainer.timesteps
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.env.close()
+        self._tmp.cleanup()
+
+
+def interleaved_rounds(loops: dict[str, Callable[[int], float]], steps_per_iteration: dict[str, int],
+                       iterations: int, rounds: int, warmup: int = 1,
+                       log: Callable[[str], None] | None = print) -> dict[str, list[float]]:
+    """Run every loop ``warmup`` iterations, then ``rounds`` rounds of ``iterations`` iterations each,
+    the order rotating per round; return ``{name: [env-steps/s of round 0, 1, ...]}``."""
+    names = list(loops)
+    for name in names:
+        loops[name](warmup)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            seconds = loops[name](iterations)
+            rates[name].append(steps_per_iteration[name] * iterations / seconds)
+        if log is not None:
+            log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{n} {rates[n][-1]:,.0f}/s" for n in names))
+    return rates
+
+
+def ratio_stats(num: list[float], den: list[float]) -> tuple[float, float]:
+    """(median of the per-round ratios, ratio of the best rounds)."""
+    return statistics.median(a / b for a, b in zip(num, den)), max(num) / max(den)

@@ -1,0 +1,112 @@
+"""P3: what TensorBoard + checkpoints + csv memory export cost the PPO loop, side by side in one process.
+
+Two copies of our PPO loop on the embedded Ant (AntPPO.yaml, ``--num-envs`` envs):
+
+* ``on``:  write_interval 250, checkpoint_interval 1000 (policy, value and ``<t>_agent.pt``, as the
+  CLI writes them), memory export ``csv`` (one file per fill cycle = per PPO iteration),
+* ``off``: write_interval 0, checkpoint_interval 0, no export,
+
+run in interleaved rounds of ``--iterations`` PPO iterations (default 63 = 1008 steps, so every
+round holds one checkpoint and four TensorBoard writes); each round of ``on`` ends with
+``agent.close()`` waiting for its last csv files. Printed: env-steps/s of each, and the cost
+``1 - on/off`` (median of the per-round ratios, and from the best rounds); target <= 3%.
+
+First, the csv writer alone: rows/s of the ``pyarrow`` and ``numpy`` engines on a real PPO memory
+(the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-repeats``.
+
+    python benchmarks/overhead.py [--num-envs 256] [--iterations 63] [--rounds 3] [--torch-threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import time
+
+from _common import OursLoop, interleaved_rounds, machine_line, ratio_stats, set_torch_threads
+
+from skrl_isaac.memories.torch import export as export_mod
+
+
+def csv_writer_rates(arrays: dict, repeats: int) -> dict[str, float]:
+    """Best rows/s of each csv engine writing ``arrays`` to memory, engines interleaved."""
+    rows = next(iter(arrays.values())).shape[0] * next(iter(arrays.values())).shape[1]
+    engines = ["numpy"] + (["pyarrow"] if export_mod._arrow() is not None else [])
+    best = {e: 0.0 for e in engines}
+    for _ in range(repeats):
+        for engine in engines:
+            start = time.perf_counter()
+            export_mod.write_csv(io.BytesIO(), arrays, engine)
+            best[engine] = max(best[engine], rows / (time.perf_counter() - start))
+    return best
+
+
+def count_files(folder: str, part: str) -> int:
+    return sum(part in name for _, _, names in os.walk(folder) for name in names)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--num-envs", type=int, default=256)
+    parser.add_argument("--iterations", type=int, default=63, help="PPO iterations (x 16 steps) per loop per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--csv-repeats", type=int, default=5)
+    parser.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads (<= 0: torch's default)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time tracking+checkpoints alone ('tb+ckpt') and the csv export alone ('csv')")
+    parser.add_argument("--csv-engine", choices=["pyarrow", "numpy"], default=None,
+                        help="csv writer of the export (default: pyarrow when installed)")
+    args = parser.parse_args()
+    set_torch_threads(args.torch_threads)
+    if args.csv_engine:
+        export_mod.CSV_ENGINE = args.csv_engine
+
+    print(f"machine: {machine_line()}")
+    print(f"{args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, {args.rounds} rounds, "
+          f"device {args.device}, csv engine used by the export: {export_mod.csv_engine()}")
+    on = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000, export_csv=True)
+    off = OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=False)
+    # --breakdown: also "tb+ckpt" (tracking and checkpoints, no export) and "csv" (export only)
+    parts = {"tb+ckpt": OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000),
+             "csv": OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=True),
+             } if args.breakdown else {}
+    try:
+        on.run(1)
+        arrays = {k: v.cpu().numpy() for k, v in on.agent.memory.tensors.items()}
+        shape = {k: a.shape[-1] for k, a in arrays.items()}
+        rates = csv_writer_rates(arrays, args.csv_repeats)
+        print(f"\ncsv writer alone, one PPO memory ({16 * args.num_envs} rows, columns {shape}):")
+        for engine, rate in rates.items():
+            print(f"  {engine:>8}: {rate:>10,.0f} rows/s")
+        if len(rates) == 2:
+            print(f"  pyarrow / numpy: {rates['pyarrow'] / rates['numpy']:.2f}x")
+
+        print("\nloop with tracking + checkpoints + csv export (on) vs none of them (off):")
+        loops = {"on": on, "off": off, **parts}
+        loop_rates = interleaved_rounds({n: l.run for n, l in loops.items()},
+                                        {n: l.num_envs * l.rollouts for n, l in loops.items()},
+                                        args.iterations, args.rounds)
+        print(f"  files written by 'on': {count_files(on.directory, '.csv')} csv, "
+              f"{count_files(on.directory, '_agent.pt')} agent checkpoints, "
+              f"{count_files(on.directory, 'tfevents')} event file(s)")
+        print(f"\n{'loop':>5} | {'best env-steps/s':>16} | {'median':>10}")
+        for name, r in loop_rates.items():
+            print(f"{name:>5} | {max(r):>16,.0f} | {statistics.median(r):>10,.0f}")
+        med, best = ratio_stats(loop_rates["on"], loop_rates["off"])
+        verdict = "meets" if max(1 - med, 1 - best) <= 0.03 else "ABOVE"
+        print(f"cost of on vs off: {100 * (1 - med):.1f}% (median of rounds), {100 * (1 - best):.1f}% (best rounds); "
+              f"target <= 3%: {verdict}")
+        for name in parts:
+            med, best = ratio_stats(loop_rates[name], loop_rates["off"])
+            print(f"  of which {name} alone: {100 * (1 - med):.1f}% (median of rounds), {100 * (1 - best):.1f}% (best)")
+    finally:
+        for loop in (on, off, *parts.values()):
+            loop.close()
+    print(f"machine after: {machine_line()}")
+
+
+if __name__ == "__main__":
+    main()
