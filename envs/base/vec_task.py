@@ -267,7 +267,7 @@ class VecTask:
                 current = getattr(self, name, None)
                 if isinstance(current, torch.Tensor) and current.shape == value.shape:
                     current.copy_(value)
-        self.rng.set_state(state["rng"])
+        self.rng.set_state(state["rng"].cpu())  # a generator state is a CPU ByteTensor, even for CUDA generators
 
     def get_env_state(self):
         return None

@@ -287,7 +287,8 @@ def test_cli_train_configs(task, train_cfg, agent_name, tmp_path, scalars_reader
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    overrides = [f"task={task}", "num_envs=4", "max_iterations=64", "experiment=smoke", "write_interval=32",
+    iterations = 4 if agent_name == "PPO" else 64  # PPO: 16 timesteps per iteration
+    overrides = [f"task={task}", "num_envs=4", f"max_iterations={iterations}", "experiment=smoke", "write_interval=32",
                  "checkpoint_interval=64", "rl_device=cpu", "task.sim.mujoco.nthread=1"]
     if train_cfg is not None:
         overrides += [f"train={train_cfg}", "train.agent.learning_starts=8", "train.agent.batch_size=16"]
@@ -298,7 +299,8 @@ def test_cli_train_configs(task, train_cfg, agent_name, tmp_path, scalars_reader
     assert f"agent {agent_name}" in result.stdout
     run = tmp_path / "runs" / "smoke"
     policy = "q_network" if agent_name == "DQN" else "policy"
-    assert os.path.isfile(run / "checkpoints" / f"{64 if agent_name != 'PPO' else 64 * 16}_{policy}.pt")
+    assert os.path.isfile(run / "checkpoints" / f"64_{policy}.pt")
+    assert os.path.isfile(run / "checkpoints" / "64_agent.pt")  # the CLI's configs checkpoint everything
     tags = set(scalars_reader(run))
     if agent_name != "PPO":
         assert SPEC_TAGS[agent_name] <= tags

@@ -47,7 +47,7 @@ def test_gaussian_log_std_is_clipped():
 
 
 def test_deterministic_clip_actions(device):
-    policy = Policy(box(3), box(2, -0.5, 0.5), device, clip_actions=True)
+    policy = Policy(box(3), box(2, -0.5, 0.5), device, clip_actions=True).to(device)
     with torch.no_grad():
         policy.net[-1].bias.fill_(100.0)
     actions = policy.act(torch.zeros(4, 3, device=device))[0]
@@ -63,13 +63,14 @@ def test_categorical_actions_and_argmax():
 
 
 def test_save_load_roundtrip_plain_state_dict(tmp_path, device):
-    policy = Policy(box(5), box(2, -1, 1), device)
+    policy = Policy(box(5), box(2, -1, 1), device).to(device)
     path = tmp_path / "2500_policy.pt"
     policy.save(path)
     state = torch.load(path, weights_only=True)
     assert set(state) == {"net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"}
-    other = Policy(box(5), box(2, -1, 1), device)
+    other = Policy(box(5), box(2, -1, 1), device)  # not moved: load() puts it on its device
     other.load(path)
+    assert next(other.parameters()).device.type == torch.device(device).type
     x = torch.randn(3, 5, device=device)
     torch.testing.assert_close(other.act(x)[0], policy.act(x)[0])
     assert not other.training

@@ -51,6 +51,9 @@ class Agent:
     def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
                  action_space: Any, device: str | torch.device | None, cfg: dict) -> None:
         self.models = dict(models)
+        for model in self.models.values():  # each model on its own device (skrl 0.x), even if built without .to()
+            if model is not None:
+                model.to(model.device)
         self.memory = memory
         self.observation_space = observation_space
         self.action_space = action_space

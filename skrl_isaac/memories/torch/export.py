@@ -250,15 +250,18 @@ _ARROW: Any = False  # not looked up yet
 
 
 def _arrow() -> Any:
-    """``(pyarrow, pyarrow.csv, pyarrow.compute)``, or None when pyarrow is not installed."""
+    """``(pyarrow, pyarrow.csv, pyarrow.compute)``, or None when pyarrow is not installed (or too old
+    to write unquoted text columns: ``quoting_style``, pyarrow >= 15)."""
     global _ARROW
     if _ARROW is False:
         try:
             import pyarrow
             import pyarrow.compute
             import pyarrow.csv
+
+            pyarrow.csv.WriteOptions(include_header=False, quoting_style="none")
             _ARROW = (pyarrow, pyarrow.csv, pyarrow.compute)
-        except ImportError:
+        except (ImportError, TypeError):
             _ARROW = None
     return _ARROW
 

@@ -144,4 +144,5 @@ class Model(torch.nn.Module):
         state = load_state_dict_file(path, map_location=self.device)
         check_state_dict(self, state, os.fspath(path))
         self.load_state_dict(state)
+        self.to(self.device)  # a model built without .to(device) (as in the spec's example) ends up on its device
         self.eval()
