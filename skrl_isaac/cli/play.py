@@ -6,7 +6,7 @@ import os
 
 from skrl_isaac import logger
 from skrl_isaac.agents.torch.base import Agent
-from skrl_isaac.models.torch.base import CheckpointError, check_state_dict, load_state_dict_file
+from skrl_isaac.models.torch.base import check_state_dict, load_state_dict_file
 
 
 def load_policy(agent: Agent, path: str) -> None:

@@ -12,6 +12,7 @@ from skrl_isaac import logger
 from skrl_isaac.agents.torch.tracking import Tracker
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
+from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
 from skrl_isaac.utils.files import atomic_torch_save
 
 EXPERIMENT_DEFAULT_CONFIG: dict[str, Any] = {
@@ -26,6 +27,10 @@ EXPERIMENT_DEFAULT_CONFIG: dict[str, Any] = {
 
 class TrainingDiverged(RuntimeError):
     """A loss or a parameter became NaN/inf: training stops, the newest checkpoint is the last good one."""
+
+
+#: preprocessors a config may name as a string (``"state_preprocessor": "RunningStandardScaler"``)
+PREPROCESSORS = {"RunningStandardScaler": RunningStandardScaler}
 
 
 def identity_preprocessor(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -273,6 +278,17 @@ class Agent:
             self.memory.close()
 
     # -- helpers for subclasses ---------------------------------------------------------------
+    def _make_preprocessor(self, name: str, value: Any, kwargs: Mapping[str, Any], size: Any) -> Any:
+        """The preprocessor configured as ``value`` (a class, a name in ``PREPROCESSORS`` or None), built
+        with ``size``/``device`` and ``kwargs`` and registered for checkpoints under ``name``; without one,
+        :func:`identity_preprocessor`."""
+        cls = resolve_class(value, PREPROCESSORS, name)
+        if cls is None:
+            return identity_preprocessor
+        module = cls(**{"size": size, "device": self.device, **kwargs})
+        self.checkpoint_modules[name] = module
+        return module
+
     def _require_models(self, *names: str) -> None:
         missing = [n for n in names if self.models.get(n) is None]
         if missing:

@@ -28,16 +28,14 @@ import numpy as np
 import torch
 
 from skrl_isaac import logger
-from skrl_isaac.agents.torch.base import Agent, identity_preprocessor, resolve_class
+from skrl_isaac.agents.torch.base import Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.noises.torch import GaussianNoise, Noise, OrnsteinUhlenbeckNoise
-from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
 from skrl_isaac.utils.config import merge_config
 from skrl_isaac.utils.spaces import is_discrete
 
-PREPROCESSORS = {"RunningStandardScaler": RunningStandardScaler}
 SCHEDULERS = {name: getattr(torch.optim.lr_scheduler, name) for name in
               ("StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR", "ConstantLR")}
 
@@ -127,13 +125,8 @@ class OffPolicyAgent(Agent):
                            f"fewer than batch_size={self._batch_size}; minibatches will repeat transitions")
 
         # state preprocessor (its statistics ride with the policy checkpoint)
-        state_pre = resolve_class(cfg["state_preprocessor"], PREPROCESSORS, "state_preprocessor")
-        if state_pre is not None:
-            kwargs = {"size": observation_space, "device": self.device, **cfg["state_preprocessor_kwargs"]}
-            self._state_preprocessor = state_pre(**kwargs)
-            self.checkpoint_modules["state_preprocessor"] = self._state_preprocessor
-        else:
-            self._state_preprocessor = identity_preprocessor
+        self._state_preprocessor = self._make_preprocessor("state_preprocessor", cfg["state_preprocessor"],
+                                                           cfg["state_preprocessor_kwargs"], observation_space)
         self.schedulers = SchedulerGroup()
         exploration = cfg.get("exploration")
         self._exploration_noise = make_noise(exploration.get("noise") if exploration else None, self.device)

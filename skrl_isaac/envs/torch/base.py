@@ -68,6 +68,14 @@ class Wrapper:
         """Close the environment."""
         self._env.close()
 
+    def _step_result(self, rewards: torch.Tensor, resets: torch.Tensor, extras: Any) -> tuple:
+        """``(obs, rewards (N, 1), terminated, truncated, info)`` of a VecTask step (``self._obs`` set by the caller)."""
+        terminated, truncated = self._split_dones(resets, extras)
+        info = extras if isinstance(extras, dict) else {}
+        if self._states is not None:
+            info["states"] = self._states
+        return self._obs, rewards.to(self.device).view(-1, 1), terminated, truncated, info
+
     def _split_dones(self, resets: torch.Tensor, extras: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """``(terminated, truncated)`` as exclusive ``(N, 1)`` bools from VecTask's resets and time-outs."""
         resets = resets.to(self.device).view(-1, 1).to(torch.bool)

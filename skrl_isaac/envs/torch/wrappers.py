@@ -46,11 +46,7 @@ class IsaacGymPreview3Wrapper(Wrapper):
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Any]:
         obs_dict, rewards, resets, extras = self._env.step(actions)
         self._obs = self._unpack(obs_dict)
-        terminated, truncated = self._split_dones(resets, extras)
-        info = extras if isinstance(extras, dict) else {}
-        if self._states is not None:
-            info["states"] = self._states
-        return self._obs, rewards.to(self.device).view(-1, 1), terminated, truncated, info
+        return self._step_result(rewards, resets, extras)
 
     def reset(self) -> tuple[torch.Tensor, dict]:
         if self._reset_once:
@@ -106,11 +102,7 @@ class IsaacGymPreview2Wrapper(Wrapper):
         obs, rewards, resets, extras = self._env.step(actions)
         self._obs = obs.to(self.device)
         self._read_states()
-        terminated, truncated = self._split_dones(resets, extras)
-        info = extras if isinstance(extras, dict) else {}
-        if self._states is not None:
-            info["states"] = self._states
-        return self._obs, rewards.to(self.device).view(-1, 1), terminated, truncated, info
+        return self._step_result(rewards, resets, extras)
 
     def reset(self) -> tuple[torch.Tensor, dict]:
         if self._reset_once:

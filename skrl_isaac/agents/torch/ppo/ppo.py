@@ -7,12 +7,11 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, identity_preprocessor, resolve_class
+from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.models.torch.gaussian import GaussianModel
-from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
 from skrl_isaac.resources.schedulers.torch import KLAdaptiveRL
 from skrl_isaac.utils.config import merge_config
 
@@ -52,7 +51,6 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
     "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
 }
 
-PREPROCESSORS = {"RunningStandardScaler": RunningStandardScaler}
 SCHEDULERS = {"KLAdaptiveRL": KLAdaptiveRL}
 
 
@@ -114,20 +112,10 @@ class PPO(Agent):
         self.scheduler = scheduler(self.optimizer, **cfg["learning_rate_scheduler_kwargs"]) if scheduler else None
 
         # preprocessors
-        state_pre = resolve_class(cfg["state_preprocessor"], PREPROCESSORS, "state_preprocessor")
-        value_pre = resolve_class(cfg["value_preprocessor"], PREPROCESSORS, "value_preprocessor")
-        if state_pre is not None:
-            kwargs = {"size": observation_space, "device": self.device, **cfg["state_preprocessor_kwargs"]}
-            self._state_preprocessor = state_pre(**kwargs)
-            self.checkpoint_modules["state_preprocessor"] = self._state_preprocessor
-        else:
-            self._state_preprocessor = identity_preprocessor
-        if value_pre is not None:
-            kwargs = {"size": 1, "device": self.device, **cfg["value_preprocessor_kwargs"]}
-            self._value_preprocessor = value_pre(**kwargs)
-            self.checkpoint_modules["value_preprocessor"] = self._value_preprocessor
-        else:
-            self._value_preprocessor = identity_preprocessor
+        self._state_preprocessor = self._make_preprocessor("state_preprocessor", cfg["state_preprocessor"],
+                                                           cfg["state_preprocessor_kwargs"], observation_space)
+        self._value_preprocessor = self._make_preprocessor("value_preprocessor", cfg["value_preprocessor"],
+                                                           cfg["value_preprocessor_kwargs"], 1)
         # the policy's input normalization travels with the policy checkpoint
         self.policy_checkpoint_names = ("policy", "state_preprocessor")
 
