@@ -13,9 +13,10 @@ from typing import Any, Dict, Optional
 
 from envs.ant import Ant
 from envs.cartpole import Cartpole, CartpoleDiscrete
+from envs.humanoid import Humanoid
 from envs.base.vec_task import VecTask
 
-TASK_MAP = {"Ant": Ant, "Cartpole": Cartpole, "CartpoleDiscrete": CartpoleDiscrete}
+TASK_MAP = {"Ant": Ant, "Cartpole": Cartpole, "CartpoleDiscrete": CartpoleDiscrete, "Humanoid": Humanoid}
 
 
 def _task_cfg_dir() -> Path:
