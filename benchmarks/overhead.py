@@ -43,15 +43,6 @@ def csv_writer_rates(arrays: dict, repeats: int) -> dict[str, float]:
     return best
 
 
-def at_normal_priority(run, iterations: int) -> float:
-    """``run(iterations)`` with the csv writer thread left at normal priority (new threads only)."""
-    saved, export_mod.CSV_WRITER_NICE = export_mod.CSV_WRITER_NICE, None
-    try:
-        return run(iterations)
-    finally:
-        export_mod.CSV_WRITER_NICE = saved
-
-
 def count_files(folder: str, part: str) -> int:
     return sum(part in name for _, _, names in os.walk(folder) for name in names)
 
@@ -66,8 +57,6 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time tracking+checkpoints alone ('tb+ckpt') and the csv export alone ('csv')")
-    parser.add_argument("--compare-nice", action="store_true",
-                        help="also time 'on' with the csv writer thread at normal priority ('on,nice0')")
     parser.add_argument("--csv-engine", choices=["pyarrow", "numpy"], default=None,
                         help="csv writer of the export (default: pyarrow when installed)")
     args = parser.parse_args()
@@ -84,9 +73,6 @@ def main() -> None:
     parts = {"tb+ckpt": OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000),
              "csv": OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=True),
              } if args.breakdown else {}
-    if args.compare_nice:  # the same as "on", but its csv writer thread keeps the normal priority
-        parts["on,nice0"] = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000,
-                                     export_csv=True)
     try:
         on.run(1)
         arrays = {k: v.cpu().numpy() for k, v in on.agent.memory.tensors.items()}
@@ -100,10 +86,7 @@ def main() -> None:
 
         print("\nloop with tracking + checkpoints + csv export (on) vs none of them (off):")
         loops = {"on": on, "off": off, **parts}
-        runs = {n: l.run for n, l in loops.items()}
-        if "on,nice0" in loops:
-            runs["on,nice0"] = lambda iterations: at_normal_priority(loops["on,nice0"].run, iterations)
-        loop_rates = interleaved_rounds(runs,
+        loop_rates = interleaved_rounds({n: l.run for n, l in loops.items()},
                                         {n: l.num_envs * l.rollouts for n, l in loops.items()},
                                         args.iterations, args.rounds)
         print(f"  files written by 'on': {count_files(on.directory, '.csv')} csv, "

@@ -153,3 +153,11 @@ def test_isaacgymenvs_task_when_isaacgymenvs_is_importable(tmp_path):
                               capture_output=True, text=True, timeout=300)
     assert embedded.returncode == 0, embedded.stderr[-3000:]
     assert "task Ant (embedded MuJoCo suite)" in embedded.stdout
+
+
+def test_humanoid_trains_from_the_command_line(tmp_path):
+    result = run_cli("task=Humanoid", "num_envs=4", "max_iterations=1", "rl_device=cpu", "experiment=h",
+                     "write_interval=32", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "task Humanoid (embedded MuJoCo suite), 4 envs" in result.stdout
+    assert (tmp_path / "runs" / "h" / "checkpoints").is_dir() or (tmp_path / "runs" / "h" / "config.yaml").is_file()

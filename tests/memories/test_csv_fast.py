@@ -232,14 +232,3 @@ def test_export_without_pyarrow_uses_the_numpy_engine(monkeypatch, tmp_path):
     fresh.load(path)
     assert same_bits(fresh.tensors["x"].numpy(), values.numpy())
 
-
-def test_background_csv_writer_lowers_only_its_own_thread_priority(tmp_path):
-    before = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else None
-    export_mod.background_priority()  # on the main thread: a no-op
-    memory = RandomMemory(memory_size=1, num_envs=2, export=True, export_format="csv", export_directory=str(tmp_path))
-    memory.create_tensor("x", 1, torch.float32)
-    memory.add_samples(x=torch.tensor([[0.5], [-0.0]]))
-    memory.close()
-    assert len([p for p in tmp_path.iterdir() if p.suffix == ".csv"]) == 1
-    if before is not None:
-        assert os.getpriority(os.PRIO_PROCESS, 0) == before

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import sys
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
@@ -404,35 +403,7 @@ def export_fill(memory: "Memory") -> None:
         check_exportable(tensors, fmt)
         return tensors, ready
 
-    def write(p: str, tensors: dict[str, torch.Tensor]) -> None:
-        if fmt == "csv":
-            background_priority()
-        write_dump(p, tensors, fmt)
-
-    memory._export_writer.submit(path, take, write)
-
-
-CSV_WRITER_NICE: int | None = 19  # niceness of the background csv writer thread (None: leave it)
-_thread_state = threading.local()
-
-
-def background_priority() -> None:
-    """Lower the calling (background writer) thread's priority to ``CSV_WRITER_NICE``, once per thread.
-
-    Formatting a csv file takes CPU for tens of milliseconds; at normal priority the writer preempts
-    the simulator's worker threads (which wait for each other every step) and the training thread.
-    Linux only (per-thread niceness); a no-op on the main thread and elsewhere.
-    """
-    if CSV_WRITER_NICE is None or getattr(_thread_state, "niced", False):
-        return
-    _thread_state.niced = True
-    if threading.current_thread() is threading.main_thread() or not sys.platform.startswith("linux"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), CSV_WRITER_NICE))
-    except OSError:
-        pass
+    memory._export_writer.submit(path, take, lambda p, tensors: write_dump(p, tensors, fmt))
 
 
 def load_memory(memory: "Memory", path: str | os.PathLike) -> None:
