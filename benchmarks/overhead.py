@@ -27,18 +27,18 @@ import time
 
 from _common import OursLoop, interleaved_rounds, machine_line, ratio_stats, set_torch_threads
 
-from skrl_isaac.memories.torch import export as export_mod
+from skrl_isaac.memories.torch import csv_io
 
 
 def csv_writer_rates(arrays: dict, repeats: int) -> dict[str, float]:
     """Best rows/s of each csv engine writing ``arrays`` to memory, engines interleaved."""
     rows = next(iter(arrays.values())).shape[0] * next(iter(arrays.values())).shape[1]
-    engines = ["numpy"] + (["pyarrow"] if export_mod._arrow() is not None else [])
+    engines = ["numpy"] + (["pyarrow"] if csv_io._arrow() is not None else [])
     best = {e: 0.0 for e in engines}
     for _ in range(repeats):
         for engine in engines:
             start = time.perf_counter()
-            export_mod.write_csv(io.BytesIO(), arrays, engine)
+            csv_io.write_csv(io.BytesIO(), arrays, engine)
             best[engine] = max(best[engine], rows / (time.perf_counter() - start))
     return best
 
@@ -62,11 +62,11 @@ def main() -> None:
     args = parser.parse_args()
     set_torch_threads(args.torch_threads)
     if args.csv_engine:
-        export_mod.CSV_ENGINE = args.csv_engine
+        csv_io.CSV_ENGINE = args.csv_engine
 
     print(f"machine: {machine_line()}")
     print(f"{args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, {args.rounds} rounds, "
-          f"device {args.device}, csv engine used by the export: {export_mod.csv_engine()}")
+          f"device {args.device}, csv engine used by the export: {csv_io.csv_engine()}")
     on = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000, export_csv=True)
     off = OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=False)
     # --breakdown: also "tb+ckpt" (tracking and checkpoints, no export) and "csv" (export only)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from skrl_isaac.memories.torch import RandomMemory
+from skrl_isaac.memories.torch import csv_io
 from skrl_isaac.memories.torch import export as export_mod
 
 pytest.importorskip("pyarrow")
@@ -25,7 +26,7 @@ BITS = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32, np.dtype
 
 def write(arrays: dict[str, np.ndarray], engine: str) -> bytes:
     buf = io.BytesIO()
-    export_mod.write_csv(buf, arrays, engine)
+    csv_io.write_csv(buf, arrays, engine)
     return buf.getvalue()
 
 
@@ -115,7 +116,7 @@ def test_header_and_rows_layout(engine):
 def test_text_and_binary_files_get_the_same_bytes(engine):
     arrays = specials()
     text = io.StringIO()
-    export_mod.write_csv(text, _equal_steps(arrays), engine)
+    csv_io.write_csv(text, _equal_steps(arrays), engine)
     assert text.getvalue().encode("ascii") == write(_equal_steps(arrays), engine)
 
 
@@ -134,7 +135,7 @@ def test_special_values_read_back_exactly_with_plain_pandas(engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_special_values_load_back_exactly_into_a_memory(engine, tmp_path, monkeypatch):
-    monkeypatch.setattr(export_mod, "CSV_ENGINE", engine)
+    monkeypatch.setattr(csv_io, "CSV_ENGINE", engine)
     arrays = _equal_steps(specials())
     steps = next(iter(arrays.values())).shape[0]
     memory = RandomMemory(memory_size=steps, num_envs=1)
@@ -184,7 +185,7 @@ def test_memory_round_trip_with_each_engine(engine, arrays, monkeypatch, tmp_pat
     arrays = {k: v for k, v in arrays.items() if v.dtype != np.float16}  # float16 memories: covered above
     if not arrays:
         return
-    monkeypatch.setattr(export_mod, "CSV_ENGINE", engine)
+    monkeypatch.setattr(csv_io, "CSV_ENGINE", engine)
     steps, envs = next(iter(arrays.values())).shape[:2]
     folder = str(tmp_path_factory.mktemp("csv"))
     memory = RandomMemory(memory_size=steps, num_envs=envs, export=True, export_format="csv", export_directory=folder)
@@ -204,10 +205,10 @@ def test_memory_round_trip_with_each_engine(engine, arrays, monkeypatch, tmp_pat
 
 # -- engine choice ----------------------------------------------------------------------------
 def test_default_engine_is_pyarrow_when_installed_and_numpy_without(monkeypatch):
-    monkeypatch.setattr(export_mod, "CSV_ENGINE", None)
-    assert export_mod.csv_engine() == "pyarrow"
-    monkeypatch.setattr(export_mod, "_ARROW", None)  # as if pyarrow were not installed
-    assert export_mod.csv_engine() == "numpy"
+    monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
+    assert csv_io.csv_engine() == "pyarrow"
+    monkeypatch.setattr(csv_io, "_ARROW", None)  # as if pyarrow were not installed
+    assert csv_io.csv_engine() == "numpy"
     arrays = {"x": np.array([[[0.5, -0.0]]], dtype=np.float32)}
     assert write(arrays, None) == write(arrays, "numpy")
     with pytest.raises(ImportError, match="pyarrow"):
@@ -217,8 +218,8 @@ def test_default_engine_is_pyarrow_when_installed_and_numpy_without(monkeypatch)
 
 
 def test_export_without_pyarrow_uses_the_numpy_engine(monkeypatch, tmp_path):
-    monkeypatch.setattr(export_mod, "CSV_ENGINE", None)
-    monkeypatch.setattr(export_mod, "_ARROW", None)
+    monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
+    monkeypatch.setattr(csv_io, "_ARROW", None)
     memory = RandomMemory(memory_size=2, num_envs=2, export=True, export_format="csv", export_directory=str(tmp_path))
     memory.create_tensor("x", 2, torch.float32)
     values = torch.tensor([[[0.1, -0.0], [1e-45, 3.0]], [[float("nan"), float("inf")], [-1.0, 2.0]]])
