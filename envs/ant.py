@@ -67,18 +67,11 @@ import numpy as np
 import torch
 from mujoco.batch import Batch
 
+from envs.base.mjcf import load_model, nthread, sim_timing
 from envs.base.vec_task import VecTask
 
 ASSET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "ant.xml")
 
-_INTEGRATORS = {
-    "euler": mujoco.mjtIntegrator.mjINT_EULER,
-    "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
-    "implicit": mujoco.mjtIntegrator.mjINT_IMPLICIT,
-    "rk4": mujoco.mjtIntegrator.mjINT_RK4,
-}
-_SOLVERS = {"newton": mujoco.mjtSolver.mjSOL_NEWTON, "cg": mujoco.mjtSolver.mjSOL_CG, "pgs": mujoco.mjtSolver.mjSOL_PGS}
-_CONES = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL, "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}
 
 
 def _quat_products_to_rotation():
@@ -133,11 +126,7 @@ class Ant(VecTask):
         self.death_cost = float(env.get("deathCost", -2.0))
         self.termination_height = float(env.get("terminationHeight", 0.31))
         self.alive_reward = float(env.get("aliveReward", 0.5))
-        sim = cfg.get("sim", {}) or {}
-        self.dt = float(sim.get("dt", 0.0166))
-        self.substeps = int(sim.get("substeps", 2))
-        if self.substeps < 1:
-            raise ValueError(f"cfg['sim']['substeps'] must be >= 1, got {self.substeps}")
+        self.dt, self.substeps = sim_timing(cfg, default_substeps=2)
         env["numObservations"] = self.NUM_OBS
         env["numActions"] = self.NUM_ACTIONS
         super().__init__(cfg, rl_device, sim_device, graphics_device_id, headless, virtual_screen_capture, force_render)
@@ -145,25 +134,7 @@ class Ant(VecTask):
 
     # ------------------------------------------------------------------ model
     def _load_model(self) -> mujoco.MjModel:
-        cfg_env, sim = self.cfg["env"], self.cfg.get("sim", {}) or {}
-        asset = (cfg_env.get("asset", {}) or {}).get("assetFileName", None)
-        path = ASSET if not asset else (asset if os.path.isabs(asset) else os.path.join(os.path.dirname(ASSET), asset))
-        m = mujoco.MjModel.from_xml_path(path)
-        mj = sim.get("mujoco", {}) or {}
-        m.opt.timestep = self.dt / self.substeps
-        m.opt.integrator = _INTEGRATORS[str(mj.get("integrator", "Euler")).lower()]
-        m.opt.solver = _SOLVERS[str(mj.get("solver", "Newton")).lower()]
-        m.opt.cone = _CONES[str(mj.get("cone", "pyramidal")).lower()]
-        m.opt.iterations = int(mj.get("iterations", 50))
-        m.opt.ls_iterations = int(mj.get("ls_iterations", m.opt.ls_iterations))
-        m.opt.tolerance = float(mj.get("tolerance", 1e-10))
-        if "gravity" in sim:
-            m.opt.gravity[:] = np.asarray(sim["gravity"], dtype=np.float64)
-        plane = cfg_env.get("plane", {}) or {}
-        friction = float(plane.get("staticFriction", 1.0))
-        # MuJoCo uses the max friction of a contact pair: give every geom the
-        # plane's value so that foot/floor contacts use exactly it.
-        m.geom_friction[:, 0] = friction
+        m = load_model(self.cfg, ASSET, self.dt, self.substeps)
         m.actuator_gear[:, 0] *= self.power_scale
         return m
 
@@ -171,8 +142,7 @@ class Ant(VecTask):
         n, dev = self.num_envs, self.device
         self.model = m = self._load_model()
         assert m.nu == self.NUM_ACTIONS and m.nsensordata == 24 and m.nq == 15 and m.nv == 14 and m.na == 0
-        nthread = int(((self.cfg.get("sim", {}) or {}).get("mujoco", {}) or {}).get("nthread", 0) or 0)
-        self.batch = Batch(m, n, nthread=nthread)
+        self.batch = Batch(m, n, nthread=nthread(self.cfg))
         self.nthread = self.batch.nthread
         b = self.batch
         self._np_views = {f: b.bind(f) for f in ("time", "qpos", "qvel", "qacc_warmstart", "ctrl", "sensordata")}

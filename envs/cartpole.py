@@ -35,6 +35,7 @@ import torch
 from gymnasium import spaces
 from mujoco.batch import Batch
 
+from envs.base.mjcf import load_model, nthread, sim_timing
 from envs.base.vec_task import VecTask
 
 ASSET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "cartpole.xml")
@@ -62,11 +63,7 @@ class Cartpole(VecTask):
         self.max_push_effort = float(env.get("maxEffort", 400.0))
         self.discrete = bool(env.get("discrete", self.DISCRETE))
         self.discrete_effort = float(env.get("discreteEffort", 20.0))
-        sim = cfg.get("sim", {}) or {}
-        self.dt = float(sim.get("dt", 0.0166))
-        self.substeps = int(sim.get("substeps", 2))
-        if self.substeps < 1:
-            raise ValueError(f"cfg['sim']['substeps'] must be >= 1, got {self.substeps}")
+        self.dt, self.substeps = sim_timing(cfg, default_substeps=2)
         env["numObservations"] = self.NUM_OBS
         env["numActions"] = self.NUM_ACTIONS
         super().__init__(cfg, rl_device, sim_device, graphics_device_id, headless, virtual_screen_capture, force_render)
@@ -76,13 +73,7 @@ class Cartpole(VecTask):
 
     # ------------------------------------------------------------------ model
     def _load_model(self) -> mujoco.MjModel:
-        cfg_env, sim = self.cfg["env"], self.cfg.get("sim", {}) or {}
-        asset = (cfg_env.get("asset", {}) or {}).get("assetFileName", None)
-        path = ASSET if not asset else (asset if os.path.isabs(asset) else os.path.join(os.path.dirname(ASSET), asset))
-        m = mujoco.MjModel.from_xml_path(path)
-        m.opt.timestep = self.dt / self.substeps
-        if "gravity" in sim:
-            m.opt.gravity[:] = [float(g) for g in sim["gravity"]]
+        m = load_model(self.cfg, ASSET, self.dt, self.substeps, solver_options=False, plane_friction=False)
         # the action is scaled by the task (continuous: maxEffort, discrete: +-discreteEffort)
         m.actuator_gear[:, 0] = self.discrete_effort if self.discrete else self.max_push_effort
         return m
@@ -91,8 +82,7 @@ class Cartpole(VecTask):
         n, dev = self.num_envs, self.device
         self.model = m = self._load_model()
         assert m.nq == 2 and m.nv == 2 and m.nu == 1
-        nthread = int(((self.cfg.get("sim", {}) or {}).get("mujoco", {}) or {}).get("nthread", 0) or 0)
-        self.batch = Batch(m, n, nthread=nthread)
+        self.batch = Batch(m, n, nthread=nthread(self.cfg))
         self.nthread = self.batch.nthread
         b = self.batch
         self._np_views = {f: b.bind(f) for f in ("time", "qpos", "qvel", "qacc_warmstart", "ctrl")}

@@ -67,7 +67,8 @@ import numpy as np
 import torch
 from mujoco.batch import Batch
 
-from envs.ant import _CONES, _INTEGRATORS, _SOLVERS, _quat_products_to_rotation
+from envs.ant import _quat_products_to_rotation
+from envs.base.mjcf import load_model, nthread, sim_timing
 from envs.base.vec_task import VecTask
 
 ASSET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "humanoid.xml")
@@ -108,11 +109,7 @@ class Humanoid(VecTask):
         self.death_cost = float(env.get("deathCost", -1.0))
         self.termination_height = float(env.get("terminationHeight", 0.8))
         self.alive_reward = float(env.get("aliveReward", 2.0))
-        sim = cfg.get("sim", {}) or {}
-        self.dt = float(sim.get("dt", 0.0166))
-        self.substeps = int(sim.get("substeps", 3))
-        if self.substeps < 1:
-            raise ValueError(f"cfg['sim']['substeps'] must be >= 1, got {self.substeps}")
+        self.dt, self.substeps = sim_timing(cfg, default_substeps=3)
         env["numObservations"] = self.NUM_OBS
         env["numActions"] = self.NUM_ACTIONS
         super().__init__(cfg, rl_device, sim_device, graphics_device_id, headless, virtual_screen_capture, force_render)
@@ -120,23 +117,7 @@ class Humanoid(VecTask):
 
     # ------------------------------------------------------------------ model
     def _load_model(self) -> mujoco.MjModel:
-        cfg_env, sim = self.cfg["env"], self.cfg.get("sim", {}) or {}
-        asset = (cfg_env.get("asset", {}) or {}).get("assetFileName", None)
-        path = ASSET if not asset else (asset if os.path.isabs(asset) else os.path.join(os.path.dirname(ASSET), asset))
-        m = mujoco.MjModel.from_xml_path(path)
-        mj = sim.get("mujoco", {}) or {}
-        m.opt.timestep = self.dt / self.substeps
-        m.opt.integrator = _INTEGRATORS[str(mj.get("integrator", "Euler")).lower()]
-        m.opt.solver = _SOLVERS[str(mj.get("solver", "Newton")).lower()]
-        m.opt.cone = _CONES[str(mj.get("cone", "pyramidal")).lower()]
-        m.opt.iterations = int(mj.get("iterations", 50))
-        m.opt.ls_iterations = int(mj.get("ls_iterations", m.opt.ls_iterations))
-        m.opt.tolerance = float(mj.get("tolerance", 1e-10))
-        if "gravity" in sim:
-            m.opt.gravity[:] = np.asarray(sim["gravity"], dtype=np.float64)
-        plane = cfg_env.get("plane", {}) or {}
-        # MuJoCo uses the max friction of a contact pair: every geom gets the plane's value
-        m.geom_friction[:, 0] = float(plane.get("staticFriction", 1.0))
+        m = load_model(self.cfg, ASSET, self.dt, self.substeps)
         self.motor_efforts_np = m.actuator_gear[:, 0].copy()  # nv_humanoid's motor efforts (before powerScale)
         m.actuator_gear[:, 0] *= self.power_scale
         return m
@@ -146,8 +127,7 @@ class Humanoid(VecTask):
         self.model = m = self._load_model()
         assert m.nu == nd and m.nq == 7 + nd and m.nv == 6 + nd and m.na == 0 and m.nsensordata == 54
         assert np.array_equal(m.actuator_trnid[:, 0], np.arange(1, nd + 1))  # action i drives DOF i
-        nthread = int(((self.cfg.get("sim", {}) or {}).get("mujoco", {}) or {}).get("nthread", 0) or 0)
-        self.batch = Batch(m, n, nthread=nthread)
+        self.batch = Batch(m, n, nthread=nthread(self.cfg))
         self.nthread = self.batch.nthread
         b = self.batch
         self._np_views = {f: b.bind(f) for f in ("time", "qpos", "qvel", "qacc_warmstart", "ctrl", "sensordata")}
