@@ -1,6 +1,6 @@
 """skrl_isaac: reinforcement learning for Isaac Gym and other batched, GPU-first simulators."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="skrl_isaac",
@@ -9,7 +9,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["skrl_isaac", "skrl_isaac.*", "envs", "envs.*"]),
+    # namespace packages too, so the config and asset folders are packages that carry their data files
+    packages=find_namespace_packages(include=["skrl_isaac", "skrl_isaac.*", "envs", "envs.*"],
+                                     exclude=["*.__pycache__"]),
     package_data={"skrl_isaac": ["cfg/*.yaml", "cfg/*/*.yaml"], "envs": ["assets/*.xml"]},
     include_package_data=True,
     install_requires=[

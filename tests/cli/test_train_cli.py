@@ -161,3 +161,17 @@ def test_humanoid_trains_from_the_command_line(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "task Humanoid (embedded MuJoCo suite), 4 envs" in result.stdout
     assert (tmp_path / "runs" / "h" / "checkpoints").is_dir() or (tmp_path / "runs" / "h" / "config.yaml").is_file()
+
+
+def test_console_scripts_run_from_any_folder(tmp_path):
+    import shutil
+
+    train = shutil.which("skrl-isaac-train", path=os.path.dirname(sys.executable))
+    tool = shutil.which("skrl-isaac", path=os.path.dirname(sys.executable))
+    if train is None or tool is None:
+        pytest.skip("the package is not installed in this interpreter (pip install -e .)")
+    result = subprocess.run([train, "num_envs=0"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "num_envs=0 is not valid" in result.stderr
+    result = subprocess.run([tool, "memory", "inspect", str(tmp_path / "none.csv")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "is not a memory dump" in result.stderr
