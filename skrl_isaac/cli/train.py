@@ -173,9 +173,9 @@ def run(cfg: DictConfig) -> Any:
             from skrl_isaac.models.torch.export import export_policy
 
             folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint))), "exported")
-            paths = export_policy(agent.models[agent.policy_checkpoint_names[0]],
-                                  agent.checkpoint_modules.get("state_preprocessor"), folder,
-                                  settings["export"])
+            policy_name = agent.policy_checkpoint_names[0]
+            paths = export_policy(agent.models[policy_name], agent.checkpoint_modules.get("state_preprocessor"),
+                                  folder, settings["export"], greedy=policy_name == "q_network")
             for fmt, path in paths.items():
                 print(f"[skrl_isaac] exported {fmt}: {path}")
             return paths

@@ -100,3 +100,19 @@ def test_exported_policies_match_the_model_on_real_observations(tmp_path):
     torch.testing.assert_close(scripted, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.from_numpy(onnx), expected, atol=1e-5, rtol=0)
     env.close()
+
+
+def test_exported_q_network_returns_greedy_actions(tmp_path):
+    import gymnasium
+    import numpy as np
+
+    from skrl_isaac.models.torch.mlp import MLPDeterministic
+
+    obs = gymnasium.spaces.Box(-np.inf, np.inf, (4,), dtype=np.float32)
+    q_network = MLPDeterministic(obs, gymnasium.spaces.Discrete(3), "cpu", hiddens=[16], outputs=3)
+    paths = export_policy(q_network, None, str(tmp_path), ("torchscript",), greedy=True)
+    states = torch.randn(20, 4)
+    with torch.no_grad():
+        actions = torch.jit.load(paths["torchscript"])(states)
+        expected = q_network.compute(states, None).argmax(dim=-1, keepdim=True)
+    assert actions.shape == (20, 1) and torch.equal(actions, expected)

@@ -17,33 +17,39 @@ EXPORT_FORMATS = ("onnx", "torchscript")
 class DeployablePolicy(nn.Module):
     """``observations -> actions``: the normalizer (if any) followed by the policy's deterministic action.
 
-    :param policy: a Gaussian, deterministic or categorical policy model
+    :param policy: a Gaussian, deterministic or categorical policy model, or a Q-network
     :param state_preprocessor: the ``RunningStandardScaler`` the policy was trained with, or None
+    :param greedy: the model outputs one Q-value per discrete action (DQN's ``q_network``): return
+                   the greedy action ``(N, 1)``
     """
 
-    def __init__(self, policy: Model, state_preprocessor: nn.Module | None = None) -> None:
+    def __init__(self, policy: Model, state_preprocessor: nn.Module | None = None, greedy: bool = False) -> None:
         super().__init__()
         self.policy = policy
         self.normalizer = state_preprocessor if isinstance(state_preprocessor, nn.Module) else None
+        self.greedy = greedy
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         if self.normalizer is not None:
             observations = self.normalizer(observations)
+        if self.greedy:
+            return self.policy.compute(observations, None).argmax(dim=-1, keepdim=True)
         return self.policy.deterministic_act(observations)
 
 
 def export_policy(policy: Model, state_preprocessor: nn.Module | None, directory: str,
-                  formats: tuple[str, ...] = EXPORT_FORMATS) -> dict[str, str]:
+                  formats: tuple[str, ...] = EXPORT_FORMATS, greedy: bool = False) -> dict[str, str]:
     """Write ``directory/policy.pt`` (TorchScript) and/or ``directory/policy.onnx``; return ``{format: path}``.
 
     Both take a float32 batch ``(N, num_observations)`` named ``observations`` and return the
-    deterministic actions ``(N, num_actions)``; the batch size is dynamic.
+    deterministic actions ``(N, num_actions)`` (``greedy=True``: a Q-network's argmax, ``(N, 1)``);
+    the batch size is dynamic.
     """
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
         raise ValueError(f"export formats must be among {EXPORT_FORMATS}, got {list(formats)}")
     device = next(policy.parameters()).device
-    module = DeployablePolicy(policy, state_preprocessor).to(device).eval()
+    module = DeployablePolicy(policy, state_preprocessor, greedy).to(device).eval()
     example = torch.zeros((2, policy.num_observations), device=device)
     os.makedirs(directory, exist_ok=True)
     paths = {}
