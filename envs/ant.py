@@ -65,7 +65,6 @@ from typing import Any, Dict
 import mujoco
 import numpy as np
 import torch
-from mujoco.batch import Batch
 
 from envs.base.mjcf import load_model, nthread, sim_timing
 from envs.base.vec_task import VecTask
@@ -140,21 +139,9 @@ class Ant(VecTask):
 
     def create_sim(self) -> None:
         n, dev = self.num_envs, self.device
-        self.model = m = self._load_model()
+        m = self._load_model()
         assert m.nu == self.NUM_ACTIONS and m.nsensordata == 24 and m.nq == 15 and m.nv == 14 and m.na == 0
-        self.batch = Batch(m, n, nthread=nthread(self.cfg))
-        self.nthread = self.batch.nthread
-        b = self.batch
-        self._np_views = {f: b.bind(f) for f in ("time", "qpos", "qvel", "qacc_warmstart", "ctrl", "sensordata")}
-        self._ctrl_t = self.host_tensor(self._np_views["ctrl"])
-        self._sens_t = self.host_tensor(self._np_views["sensordata"])
-        self._qpos_t = self.host_tensor(self._np_views["qpos"])
-        self._qvel_t = self.host_tensor(self._np_views["qvel"])
-        self._ws_t = self.host_tensor(self._np_views["qacc_warmstart"])
-        self._time_t = self.host_tensor(self._np_views["time"])
-        self._host = self._qpos_t.device
-        self._on_host = self.device == self._host
-        self._block_t = self._state_block()  # (N, 44) [time, qpos, qvel, warmstart] or None
+        self._create_batch(m, nthread(self.cfg))
 
         f32 = dict(device=dev, dtype=torch.float32)
         lo_n, hi_n = m.jnt_range[1:, 0].copy(), m.jnt_range[1:, 1].copy()
@@ -264,33 +251,7 @@ class Ant(VecTask):
         angle_to_target = math.atan2(0.0 - root[2], 1000.0 - root[0]) - yaw
         return np.array([root[2], 0, 0, 0, 0, 0, 0, yaw, roll, angle_to_target, r[2, 2], heading])
 
-    def _state_block(self):
-        """One (N, 1+nq+2nv) float64 tensor over [time, qpos, qvel, qacc_warmstart]
-        when the Batch stores them contiguously in each sim's state row."""
-        v = self._np_views
-        t, q, qv, ws = v["time"], v["qpos"], v["qvel"], v["qacc_warmstart"]
-        nq, nv, isz = q.shape[1], qv.shape[1], t.itemsize
-        row = t.strides[0]
-        ok = (
-            all(a.dtype == np.float64 and a.strides[0] == row for a in (t, q, qv, ws))
-            and all(a.strides[1] == isz for a in (q, qv, ws))
-            and q.ctypes.data == t.ctypes.data + isz
-            and qv.ctypes.data == q.ctypes.data + nq * isz
-            and ws.ctypes.data == qv.ctypes.data + nv * isz
-        )
-        if not ok:
-            return None
-        block = np.lib.stride_tricks.as_strided(t, shape=(self.num_envs, 1 + nq + 2 * nv), strides=(row, isz), writeable=True)
-        return torch.from_numpy(block)
-
     # ------------------------------------------------------------------ step
-    def pre_physics_step(self, actions: torch.Tensor) -> None:
-        torch.clamp(actions.detach().to(self.device), -1.0, 1.0, out=self.actions)
-        self._ctrl_t.copy_(self.actions)
-
-    def simulate(self) -> None:
-        self.batch.step(nstep=self.substeps)
-
     def _read_state(self) -> None:
         if self._block_t is not None:
             self._x.copy_(self._block_t[:, 1:30])

@@ -33,7 +33,6 @@ from typing import Any, Dict
 import mujoco
 import torch
 from gymnasium import spaces
-from mujoco.batch import Batch
 
 from envs.base.mjcf import load_model, nthread, sim_timing
 from envs.base.vec_task import VecTask
@@ -80,18 +79,9 @@ class Cartpole(VecTask):
 
     def create_sim(self) -> None:
         n, dev = self.num_envs, self.device
-        self.model = m = self._load_model()
+        m = self._load_model()
         assert m.nq == 2 and m.nv == 2 and m.nu == 1
-        self.batch = Batch(m, n, nthread=nthread(self.cfg))
-        self.nthread = self.batch.nthread
-        b = self.batch
-        self._np_views = {f: b.bind(f) for f in ("time", "qpos", "qvel", "qacc_warmstart", "ctrl")}
-        self._ctrl_t = self.host_tensor(self._np_views["ctrl"])
-        self._qpos_t = self.host_tensor(self._np_views["qpos"])
-        self._qvel_t = self.host_tensor(self._np_views["qvel"])
-        self._ws_t = self.host_tensor(self._np_views["qacc_warmstart"])
-        self._time_t = self.host_tensor(self._np_views["time"])
-        self._host = self._qpos_t.device
+        self._create_batch(m, nthread(self.cfg), sensors=False)
 
         f32 = dict(device=dev, dtype=torch.float32)
         self.actions = torch.zeros((n, self.NUM_ACTIONS), **f32)
@@ -110,9 +100,6 @@ class Cartpole(VecTask):
         else:
             torch.clamp(actions.reshape(-1, 1).to(torch.float32), -1.0, 1.0, out=self.actions)
         self._ctrl_t.copy_(self.actions)
-
-    def simulate(self) -> None:
-        self.batch.step(nstep=self.substeps)
 
     def post_physics_step(self) -> None:
         obs = self.obs_buf

@@ -65,7 +65,6 @@ from typing import Any, Dict
 import mujoco
 import numpy as np
 import torch
-from mujoco.batch import Batch
 
 from envs.ant import _quat_products_to_rotation
 from envs.base.mjcf import load_model, nthread, sim_timing
@@ -124,22 +123,10 @@ class Humanoid(VecTask):
 
     def create_sim(self) -> None:
         n, dev, nd = self.num_envs, self.device, _NDOF
-        self.model = m = self._load_model()
+        m = self._load_model()
         assert m.nu == nd and m.nq == 7 + nd and m.nv == 6 + nd and m.na == 0 and m.nsensordata == 54
         assert np.array_equal(m.actuator_trnid[:, 0], np.arange(1, nd + 1))  # action i drives DOF i
-        self.batch = Batch(m, n, nthread=nthread(self.cfg))
-        self.nthread = self.batch.nthread
-        b = self.batch
-        self._np_views = {f: b.bind(f) for f in ("time", "qpos", "qvel", "qacc_warmstart", "ctrl", "sensordata")}
-        self._ctrl_t = self.host_tensor(self._np_views["ctrl"])
-        self._sens_t = self.host_tensor(self._np_views["sensordata"])
-        self._qpos_t = self.host_tensor(self._np_views["qpos"])
-        self._qvel_t = self.host_tensor(self._np_views["qvel"])
-        self._ws_t = self.host_tensor(self._np_views["qacc_warmstart"])
-        self._time_t = self.host_tensor(self._np_views["time"])
-        self._host = self._qpos_t.device
-        self._on_host = self.device == self._host
-        self._block_t = self._state_block()  # (N, 1+nq+2nv) [time, qpos, qvel, warmstart] or None
+        self._create_batch(m, nthread(self.cfg))
         nq, nv = m.nq, m.nv
 
         f32 = dict(device=dev, dtype=torch.float32)
@@ -264,33 +251,7 @@ class Humanoid(VecTask):
         att = math.atan2(math.sin(att), math.cos(att))
         return np.array([root[2], 0, 0, 0, 0, 0, 0, yaw, roll, att, r[2, 2], heading])
 
-    def _state_block(self):
-        """One (N, 1+nq+2nv) float64 tensor over [time, qpos, qvel, qacc_warmstart]
-        when the Batch stores them contiguously in each sim's state row."""
-        v = self._np_views
-        t, q, qv, ws = v["time"], v["qpos"], v["qvel"], v["qacc_warmstart"]
-        nq, nv, isz = q.shape[1], qv.shape[1], t.itemsize
-        row = t.strides[0]
-        ok = (
-            all(a.dtype == np.float64 and a.strides[0] == row for a in (t, q, qv, ws))
-            and all(a.strides[1] == isz for a in (q, qv, ws))
-            and q.ctypes.data == t.ctypes.data + isz
-            and qv.ctypes.data == q.ctypes.data + nq * isz
-            and ws.ctypes.data == qv.ctypes.data + nv * isz
-        )
-        if not ok:
-            return None
-        block = np.lib.stride_tricks.as_strided(t, shape=(self.num_envs, 1 + nq + 2 * nv), strides=(row, isz), writeable=True)
-        return torch.from_numpy(block)
-
     # ------------------------------------------------------------------ step
-    def pre_physics_step(self, actions: torch.Tensor) -> None:
-        torch.clamp(actions.detach().to(self.device), -1.0, 1.0, out=self.actions)
-        self._ctrl_t.copy_(self.actions)
-
-    def simulate(self) -> None:
-        self.batch.step(nstep=self.substeps)
-
     def _read_state(self) -> None:
         nq = self.model.nq
         if self._block_t is not None:

@@ -154,15 +154,60 @@ class VecTask:
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             return torch.from_numpy(array)
 
+    def _create_batch(self, model: Any, nthread: int, sensors: bool = True) -> None:
+        """Build the ``mujoco.batch.Batch`` of ``num_envs`` copies of ``model`` and the zero-copy torch
+        tensors over its live views: ``_qpos_t``, ``_qvel_t``, ``_ws_t`` (warmstart), ``_time_t``,
+        ``_ctrl_t``, ``_sens_t`` (with ``sensors``) and ``_block_t`` (see :meth:`_state_block`)."""
+        from mujoco.batch import Batch
+
+        self.model = model
+        self.batch = b = Batch(model, self.num_envs, nthread=nthread)
+        self.nthread = b.nthread
+        fields = ("time", "qpos", "qvel", "qacc_warmstart", "ctrl") + (("sensordata",) if sensors else ())
+        self._np_views = {f: b.bind(f) for f in fields}
+        self._ctrl_t = self.host_tensor(self._np_views["ctrl"])
+        self._qpos_t = self.host_tensor(self._np_views["qpos"])
+        self._qvel_t = self.host_tensor(self._np_views["qvel"])
+        self._ws_t = self.host_tensor(self._np_views["qacc_warmstart"])
+        self._time_t = self.host_tensor(self._np_views["time"])
+        if sensors:
+            self._sens_t = self.host_tensor(self._np_views["sensordata"])
+        self._host = self._qpos_t.device
+        self._on_host = self.device == self._host
+        self._block_t = self._state_block()
+
+    def _state_block(self) -> Optional[torch.Tensor]:
+        """One (N, 1+nq+2nv) float64 tensor over [time, qpos, qvel, qacc_warmstart]
+        when the Batch stores them contiguously in each sim's state row, else None."""
+        v = self._np_views
+        t, q, qv, ws = v["time"], v["qpos"], v["qvel"], v["qacc_warmstart"]
+        nq, nv, isz = q.shape[1], qv.shape[1], t.itemsize
+        row = t.strides[0]
+        ok = (
+            all(a.dtype == np.float64 and a.strides[0] == row for a in (t, q, qv, ws))
+            and all(a.strides[1] == isz for a in (q, qv, ws))
+            and q.ctypes.data == t.ctypes.data + isz
+            and qv.ctypes.data == q.ctypes.data + nq * isz
+            and ws.ctypes.data == qv.ctypes.data + nv * isz
+        )
+        if not ok:
+            return None
+        block = np.lib.stride_tricks.as_strided(t, shape=(self.num_envs, 1 + nq + 2 * nv), strides=(row, isz),
+                                                writeable=True)
+        return torch.from_numpy(block)
+
     # --------------------------------------------------------- to implement
     def create_sim(self) -> None:
         raise NotImplementedError
 
     def pre_physics_step(self, actions: torch.Tensor) -> None:
-        raise NotImplementedError
+        """Continuous actions clamped to [-1, 1] into ``self.actions`` and the simulator's ``ctrl``."""
+        torch.clamp(actions.detach().to(self.device), -1.0, 1.0, out=self.actions)
+        self._ctrl_t.copy_(self.actions)
 
     def simulate(self) -> None:
-        raise NotImplementedError
+        """One control step: ``substeps`` MuJoCo steps of every env, in C on the Batch's threads."""
+        self.batch.step(nstep=self.substeps)
 
     def post_physics_step(self) -> None:
         raise NotImplementedError
