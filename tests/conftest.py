@@ -153,3 +153,19 @@ class HostSyncGuard:
 @pytest.fixture
 def host_sync_guard():
     return HostSyncGuard
+
+
+#: every Tensor method through which Python code reads a value back to the host
+HOST_READS = ("item", "cpu", "numpy", "tolist", "__bool__", "__float__", "__int__", "__index__", "__array__")
+
+
+def forbid_host_reads(monkeypatch, names=HOST_READS, where="step()") -> None:
+    """Make each ``torch.Tensor.<name>`` raise until ``monkeypatch.undo()``."""
+
+    def forbidden(name):
+        def raiser(*args, **kwargs):
+            raise AssertionError(f"torch.Tensor.{name} called during {where}")
+        return raiser
+
+    for name in names:
+        monkeypatch.setattr(torch.Tensor, name, forbidden(name))

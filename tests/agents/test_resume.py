@@ -119,5 +119,5 @@ def test_sigkill_at_random_moments_leaves_loadable_checkpoints(tmp_path):
     finish = subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *args], cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
     assert finish.returncode == 0, finish.stderr[-2000:]
-    assert f"resuming" in finish.stdout and f"timestep {start}" in finish.stdout
+    assert "resuming" in finish.stdout and f"timestep {start}" in finish.stdout
     assert (folder / f"{start + 16}_agent.pt").is_file()
