@@ -20,8 +20,3 @@ def make_adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.dev
     except (RuntimeError, ValueError, TypeError):
         return torch.optim.Adam(params, lr=float(lr))
 
-
-def learning_rate(optimizer: torch.optim.Optimizer) -> float:
-    """The optimizer's (first group's) learning rate as a float (reads a tensor lr back to the host)."""
-    lr = optimizer.param_groups[0]["lr"]
-    return float(lr)

@@ -133,10 +133,6 @@ class Memory:
             self.memory_index = 0
             self.filled = True
             self.fill_cycles += 1
-            self._on_fill()
-
-    def _on_fill(self) -> None:
-        """Called once the memory has just been filled (before any overwrite)."""
 
     def _before_overwrite(self) -> None:
         """Called right before the first write of a new fill cycle: export the full cycle if asked.
