@@ -70,6 +70,7 @@ class Agent:
         self.checkpoint_interval = int(experiment["checkpoint_interval"])
         self.checkpoint_policy_only = bool(experiment["checkpoint_policy_only"])
         self.best_window = int(experiment.get("best_window", 0))
+        self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0) or 0)  # <= 0: no clipping (see optimize())
         directory = experiment["directory"] or os.path.join(os.getcwd(), "runs")
         name = experiment["experiment_name"] or (
             datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f") + "_" + type(self).__name__)
@@ -140,6 +141,23 @@ class Agent:
                 first = self._first_nonfinite[tag] = torch.full((), -1, dtype=torch.long, device=value.device)
             bad = ~torch.isfinite(value.detach()).all()
             first.copy_(torch.where(bad & (first < 0), self._timestep, first))
+
+    def track_stats(self, tag: str, values: torch.Tensor) -> None:
+        """Track ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of a device tensor (reduced on the device)."""
+        if self._tracker is not None:
+            self._tracker.add_stats(tag, values)
+
+    def optimize(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Zero the gradients, back-propagate ``loss``, clip their norm (``cfg["grad_norm_clip"] > 0``) and step.
+
+        No host sync: the gradient norm and the clipping stay on the device.
+        """
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self._grad_norm_clip > 0:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
+        optimizer.step()
 
     def check_finite(self, timestep: int) -> None:
         """Stop with :class:`TrainingDiverged` if a loss or a parameter became NaN/inf (one host sync).

@@ -119,7 +119,6 @@ class OffPolicyAgent(Agent):
         self._learning_starts = int(cfg["learning_starts"])
         self._rewards_shaper = cfg["rewards_shaper"]
         self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
-        self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0.0))
         if memory.memory_size * memory.num_envs < self._batch_size:
             logger.warning(f"{name}: the replay memory holds {memory.memory_size * memory.num_envs} transitions, "
                            f"fewer than batch_size={self._batch_size}; minibatches will repeat transitions")
@@ -238,28 +237,9 @@ class OffPolicyAgent(Agent):
         """``rewards + discount_factor * not_done * next_values``."""
         return torch.addcmul(rewards, not_done, next_values, value=self._discount_factor)
 
-    def optimize(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        """Zero the gradients, back-propagate ``loss``, clip (``grad_norm_clip > 0``) and step."""
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self._grad_norm_clip > 0:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
-        optimizer.step()
-
     def soft_update(self, target: Model, source: Model, polyak: float | None = None) -> None:
         """``target <- polyak * source + (1 - polyak) * target`` (``polyak=1``: copy)."""
         target.update_parameters(source, polyak=self._polyak if polyak is None else polyak)
-
-    def track_stats(self, tag: str, values: torch.Tensor) -> None:
-        """Track ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of a device tensor."""
-        if self._tracker is None:
-            return
-        values = values.detach()
-        v_min, v_max = torch.aminmax(values)
-        self.track_data(f"{tag} (max)", v_max)
-        self.track_data(f"{tag} (min)", v_min)
-        self.track_data(f"{tag} (mean)", values.mean())
 
 
 def init_target(target: Model, source: Model) -> None:

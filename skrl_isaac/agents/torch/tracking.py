@@ -48,6 +48,14 @@ class Tracker:
         else:
             self._float_sums[tag] = self._float_sums.get(tag, 0.0) + float(value)
 
+    def add_stats(self, tag: str, values: torch.Tensor) -> None:
+        """Add ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of ``values`` (reduced on the device)."""
+        values = values.detach().to(torch.float32)
+        v_min, v_max = torch.aminmax(values)
+        self.add(f"{tag} (max)", v_max)
+        self.add(f"{tag} (min)", v_min)
+        self.add(f"{tag} (mean)", values.mean())
+
     def record_step(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
         """Fold one environment step into the instantaneous reward and episode statistics.
 
@@ -56,10 +64,7 @@ class Tracker:
         """
         rewards = rewards.reshape(-1).to(torch.float32)
         dones = dones.reshape(-1).to(torch.bool)
-        r_min, r_max = torch.aminmax(rewards)
-        self.add("Reward / Instantaneous reward (max)", r_max)
-        self.add("Reward / Instantaneous reward (min)", r_min)
-        self.add("Reward / Instantaneous reward (mean)", rewards.mean())
+        self.add_stats("Reward / Instantaneous reward", rewards)
 
         self.episode_return.add_(rewards)
         self.episode_length.add_(1.0)

@@ -88,7 +88,6 @@ class PPO(Agent):
         self._mini_batches = int(cfg["mini_batches"])
         self._discount_factor = float(cfg["discount_factor"])
         self._lambda = float(cfg["lambda"])
-        self._grad_norm_clip = float(cfg["grad_norm_clip"])
         self._ratio_clip = float(cfg["ratio_clip"])
         self._value_clip = float(cfg["value_clip"])
         self._clip_predicted_values = bool(cfg["clip_predicted_values"])
@@ -232,12 +231,7 @@ class PPO(Agent):
                                                                 -self._value_clip, self._value_clip)
                 value_loss = self._value_loss_scale * F.mse_loss(returns, predicted_values)
 
-                self.optimizer.zero_grad(set_to_none=True)
-                (policy_loss + entropy_loss + value_loss).backward()
-                if self._grad_norm_clip > 0:
-                    params = [p for g in self.optimizer.param_groups for p in g["params"]]
-                    torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
-                self.optimizer.step()
+                self.optimize(self.optimizer, policy_loss + entropy_loss + value_loss)
 
                 totals += torch.stack((policy_loss.detach(), value_loss.detach(), entropy_loss.detach(), kl))
                 epoch_kl.append(kl)
