@@ -27,9 +27,9 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=7", "hypothesis>=6.80", "psutil>=5.9", "rl-games>=1.6.5", "psutil<6", "onnx>=1.15",
-                "onnxruntime>=1.16", "pyarrow>=11"],
-        "fast-csv": ["pyarrow>=11"],  # CSV memory export ~2x faster, off the GIL
-        "bench": ["skrl==2.1.1", "gymnasium[mujoco]==1.4.0", "pyarrow>=11"],
+                "onnxruntime>=1.16", "polars>=1.0"],
+        "fast-csv": ["polars>=1.0"],  # CSV memory export ~5x faster than the numpy writer, off the GIL
+        "bench": ["skrl==2.1.1", "gymnasium[mujoco]==1.4.0", "polars>=1.0"],
         "rl_games": ["rl-games>=1.6.5", "psutil<6"],
         "onnx": ["onnx>=1.15", "onnxruntime>=1.16"],
         "video": ["imageio>=2.30"],

@@ -113,6 +113,13 @@ def interleaved_rounds(loops: dict[str, Callable[[int], float]], steps_per_itera
     return rates
 
 
+def total_rate(rates: list[float]) -> float:
+    """Env-steps/s over all rounds together (every round runs the same number of steps): total steps
+    over total time, i.e. the harmonic mean. Unlike a median, it keeps the rare costly rounds (a
+    round that holds a checkpoint) in the figure."""
+    return len(rates) / sum(1.0 / r for r in rates)
+
+
 def ratio_stats(num: list[float], den: list[float]) -> tuple[float, float]:
     """(median of the per-round ratios, ratio of the best rounds)."""
     return statistics.median(a / b for a, b in zip(num, den)), max(num) / max(den)

@@ -6,15 +6,19 @@ Two copies of our PPO loop on the embedded Ant (AntPPO.yaml, ``--num-envs`` envs
   CLI writes them), memory export ``csv`` (one file per fill cycle = per PPO iteration),
 * ``off``: write_interval 0, checkpoint_interval 0, no export,
 
-run in interleaved rounds of ``--iterations`` PPO iterations (default 63 = 1008 steps, so every
-round holds one checkpoint and four TensorBoard writes); each round of ``on`` ends with
-``agent.close()`` waiting for its last csv files. Printed: env-steps/s of each, and the cost
-``1 - on/off`` (median of the per-round ratios, and from the best rounds); target <= 3%.
+run in many short interleaved rounds of ``--iterations`` PPO iterations (default 24 rounds of 8
+iterations = 3072 steps per loop: three checkpoints and twelve TensorBoard writes fall inside); each
+round of ``on`` ends with ``agent.close()`` waiting for its last csv files. Printed: env-steps/s of
+each (over all rounds, best round, median round) and the cost ``1 - on/off`` from the totals (total
+steps over total time of all rounds: the headline figure, since a median would drop the rounds that
+hold a checkpoint), with the median of the per-round ratios beside it; target <= 3%. Many short
+rounds rather than a few long ones: on a small shared machine, load drifts over seconds, and short
+interleaved rounds let both loops see the same drift.
 
-First, the csv writer alone: rows/s of the ``pyarrow`` and ``numpy`` engines on a real PPO memory
+First, the csv writer alone: rows/s of the ``polars`` and ``numpy`` engines on a real PPO memory
 (the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-repeats``.
 
-    python benchmarks/overhead.py [--num-envs 256] [--iterations 63] [--rounds 3] [--torch-threads 1]
+    python benchmarks/overhead.py [--num-envs 256] [--iterations 8] [--rounds 24] [--torch-threads 0]
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import os
 import statistics
 import time
 
-from _common import OursLoop, interleaved_rounds, machine_line, ratio_stats, set_torch_threads
+from _common import OursLoop, interleaved_rounds, machine_line, ratio_stats, set_torch_threads, total_rate
 
 from skrl_isaac.memories.torch import csv_io
 
@@ -33,7 +37,7 @@ from skrl_isaac.memories.torch import csv_io
 def csv_writer_rates(arrays: dict, repeats: int) -> dict[str, float]:
     """Best rows/s of each csv engine writing ``arrays`` to memory, engines interleaved."""
     rows = next(iter(arrays.values())).shape[0] * next(iter(arrays.values())).shape[1]
-    engines = ["numpy"] + (["pyarrow"] if csv_io._arrow() is not None else [])
+    engines = ["numpy"] + (["polars"] if csv_io._polars() is not None else [])
     best = {e: 0.0 for e in engines}
     for _ in range(repeats):
         for engine in engines:
@@ -50,15 +54,16 @@ def count_files(folder: str, part: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-envs", type=int, default=256)
-    parser.add_argument("--iterations", type=int, default=63, help="PPO iterations (x 16 steps) per loop per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=8, help="PPO iterations (x 16 steps) per loop per round")
+    parser.add_argument("--rounds", type=int, default=24)
     parser.add_argument("--csv-repeats", type=int, default=5)
-    parser.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads (<= 0: torch's default)")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch.set_num_threads for the whole process (<= 0: torch's default, all cores)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time tracking+checkpoints alone ('tb+ckpt') and the csv export alone ('csv')")
-    parser.add_argument("--csv-engine", choices=["pyarrow", "numpy"], default=None,
-                        help="csv writer of the export (default: pyarrow when installed)")
+    parser.add_argument("--csv-engine", choices=list(csv_io.CSV_ENGINES), default=None,
+                        help="csv writer of the export (default: polars when installed)")
     args = parser.parse_args()
     set_torch_threads(args.torch_threads)
     if args.csv_engine:
@@ -81,8 +86,8 @@ def main() -> None:
         print(f"\ncsv writer alone, one PPO memory ({16 * args.num_envs} rows, columns {shape}):")
         for engine, rate in rates.items():
             print(f"  {engine:>8}: {rate:>10,.0f} rows/s")
-        if len(rates) == 2:
-            print(f"  pyarrow / numpy: {rates['pyarrow'] / rates['numpy']:.2f}x")
+        if len(rates) == 2 and rates['numpy']:
+            print(f"  polars / numpy: {rates['polars'] / rates['numpy']:.2f}x")
 
         print("\nloop with tracking + checkpoints + csv export (on) vs none of them (off):")
         loops = {"on": on, "off": off, **parts}
@@ -92,16 +97,20 @@ def main() -> None:
         print(f"  files written by 'on': {count_files(on.directory, '.csv')} csv, "
               f"{count_files(on.directory, '_agent.pt')} agent checkpoints, "
               f"{count_files(on.directory, 'tfevents')} event file(s)")
-        print(f"\n{'loop':>5} | {'best env-steps/s':>16} | {'median':>10}")
+        print(f"\n{'loop':>7} | {'all rounds env-steps/s':>22} | {'best round':>10} | {'median':>10}")
         for name, r in loop_rates.items():
-            print(f"{name:>5} | {max(r):>16,.0f} | {statistics.median(r):>10,.0f}")
-        med, best = ratio_stats(loop_rates["on"], loop_rates["off"])
-        verdict = "meets" if max(1 - med, 1 - best) <= 0.03 else "ABOVE"
-        print(f"cost of on vs off: {100 * (1 - med):.1f}% (median of rounds), {100 * (1 - best):.1f}% (best rounds); "
-              f"target <= 3%: {verdict}")
+            print(f"{name:>7} | {total_rate(r):>22,.0f} | {max(r):>10,.0f} | {statistics.median(r):>10,.0f}")
+
+        def cost(name: str) -> tuple[float, float]:
+            med, _ = ratio_stats(loop_rates[name], loop_rates["off"])
+            return 1 - total_rate(loop_rates[name]) / total_rate(loop_rates["off"]), 1 - med
+
+        total, med = cost("on")
+        print(f"cost of on vs off: {100 * total:.1f}% (all rounds), {100 * med:.1f}% (median of per-round ratios); "
+              f"target <= 3%: {'meets' if total <= 0.03 else 'ABOVE'}")
         for name in parts:
-            med, best = ratio_stats(loop_rates[name], loop_rates["off"])
-            print(f"  of which {name} alone: {100 * (1 - med):.1f}% (median of rounds), {100 * (1 - best):.1f}% (best)")
+            total, med = cost(name)
+            print(f"  of which {name} alone: {100 * total:.1f}% (all rounds), {100 * med:.1f}% (median of rounds)")
     finally:
         for loop in (on, off, *parts.values()):
             loop.close()

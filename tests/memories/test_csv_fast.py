@@ -1,4 +1,4 @@
-"""The csv writer's two engines (pyarrow, numpy fallback): same layout, same values, bit for bit."""
+"""The csv writer's two engines (polars, numpy fallback): same layout, same values, bit for bit."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.memories.torch import csv_io
 from skrl_isaac.memories.torch import export as export_mod
 
-pytest.importorskip("pyarrow")
+pytest.importorskip("polars")
 
-ENGINES = ["pyarrow", "numpy"]
+ENGINES = ["polars", "numpy"]
 NP_DTYPES = [np.float16, np.float32, np.float64, np.int64, np.int32, np.int8, np.uint8, np.bool_]
 BITS = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 
@@ -156,10 +156,10 @@ def test_special_values_load_back_exactly_into_a_memory(engine, tmp_path, monkey
 @given(arrays=arrays_data())
 def test_both_engines_parse_to_identical_values(arrays):
     files = {engine: write(arrays, engine) for engine in ENGINES}
-    assert files["pyarrow"].split(b"\n", 1)[0] == files["numpy"].split(b"\n", 1)[0]
+    assert files["polars"].split(b"\n", 1)[0] == files["numpy"].split(b"\n", 1)[0]
     parsed = {engine: pandas_columns(data, arrays) for engine, data in files.items()}
     for name, a in arrays.items():
-        assert same_bits(parsed["pyarrow"][name], a), (name, a.dtype)
+        assert same_bits(parsed["polars"][name], a), (name, a.dtype)
         assert same_bits(parsed["numpy"][name], a), (name, a.dtype)
     # through the reader the memory uses (floats parsed as float64, then cast)
     for engine, data in files.items():
@@ -204,22 +204,22 @@ def test_memory_round_trip_with_each_engine(engine, arrays, monkeypatch, tmp_pat
 
 
 # -- engine choice ----------------------------------------------------------------------------
-def test_default_engine_is_pyarrow_when_installed_and_numpy_without(monkeypatch):
+def test_default_engine_is_polars_when_installed_and_numpy_without(monkeypatch):
     monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
-    assert csv_io.csv_engine() == "pyarrow"
-    monkeypatch.setattr(csv_io, "_ARROW", None)  # as if pyarrow were not installed
+    assert csv_io.csv_engine() == "polars"
+    monkeypatch.setattr(csv_io, "_POLARS", None)  # as if polars were not installed
     assert csv_io.csv_engine() == "numpy"
     arrays = {"x": np.array([[[0.5, -0.0]]], dtype=np.float32)}
     assert write(arrays, None) == write(arrays, "numpy")
-    with pytest.raises(ImportError, match="pyarrow"):
-        write(arrays, "pyarrow")
-    with pytest.raises(ValueError, match="'pyarrow' or 'numpy'"):
+    with pytest.raises(ImportError, match="pip install polars"):
         write(arrays, "polars")
+    with pytest.raises(ValueError, match=r"one of \('polars', 'numpy'\), got 'pyarrow'"):
+        write(arrays, "pyarrow")
 
 
-def test_export_without_pyarrow_uses_the_numpy_engine(monkeypatch, tmp_path):
+def test_export_without_polars_uses_the_numpy_engine(monkeypatch, tmp_path):
     monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
-    monkeypatch.setattr(csv_io, "_ARROW", None)
+    monkeypatch.setattr(csv_io, "_POLARS", None)
     memory = RandomMemory(memory_size=2, num_envs=2, export=True, export_format="csv", export_directory=str(tmp_path))
     memory.create_tensor("x", 2, torch.float32)
     values = torch.tensor([[[0.1, -0.0], [1e-45, 3.0]], [[float("nan"), float("inf")], [-1.0, 2.0]]])

@@ -8,8 +8,8 @@ A dump holds, for every tensor of the memory, an array ``(steps, num_envs, size)
   ``step, env, <tensor>.<i>`` (``i``: index in the tensor's last dim); booleans as 0/1, integers as
   integers, floats with enough digits to read back bit-exactly (``nan``, ``inf``, ``-inf``, ``-0.0``
   included; a float column that holds ``-0.0`` writes its integral values with a decimal point, so
-  ``pandas.read_csv`` keeps the sign). Written by ``pyarrow.csv.write_csv`` (shortest round-trip
-  digits, off the GIL) when pyarrow is installed, else by numpy ``%`` formatting (``%.5g`` / ``%.9g``
+  ``pandas.read_csv`` keeps the sign). Written by ``polars.DataFrame.write_csv`` (shortest round-trip
+  digits, off the GIL) when polars is installed, else by numpy ``%`` formatting (``%.5g`` / ``%.9g``
   / ``%.17g`` for float16 / float32 / float64); the two parse back to the same values.
 
 Automatic exports (``export=True``) are named ``<creation time>_memory_<fill cycle>.<ext>``, e.g.
