@@ -6,19 +6,18 @@ Two copies of our PPO loop on the embedded Ant (AntPPO.yaml, ``--num-envs`` envs
   CLI writes them), memory export ``csv`` (one file per fill cycle = per PPO iteration),
 * ``off``: write_interval 0, checkpoint_interval 0, no export,
 
-run in many short interleaved rounds of ``--iterations`` PPO iterations (default 24 rounds of 8
-iterations = 3072 steps per loop: three checkpoints and twelve TensorBoard writes fall inside); each
-round of ``on`` ends with ``agent.close()`` waiting for its last csv files. Printed: env-steps/s of
-each (over all rounds, best round, median round) and the cost ``1 - on/off`` from the totals (total
-steps over total time of all rounds: the headline figure, since a median would drop the rounds that
-hold a checkpoint), with the median of the per-round ratios beside it; target <= 3%. Many short
-rounds rather than a few long ones: on a small shared machine, load drifts over seconds, and short
-interleaved rounds let both loops see the same drift.
+run in interleaved rounds of ``--iterations`` PPO iterations (default 6 rounds of 32 iterations =
+3072 steps per loop: three checkpoints and twelve TensorBoard writes fall inside); each round of
+``on`` ends with ``agent.close()`` waiting for its last csv files (a wait a real run has once, here
+once per round: rounds are kept long so it stays small). Printed: env-steps/s of each (over all
+rounds, best round, median round) and the cost ``1 - on/off`` from the totals (total steps over
+total time of all rounds: the headline figure, since a median would drop the rounds that hold a
+checkpoint), with the median of the per-round ratios beside it; target <= 3%.
 
 First, the csv writer alone: rows/s of the ``polars`` and ``numpy`` engines on a real PPO memory
 (the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-repeats``.
 
-    python benchmarks/overhead.py [--num-envs 256] [--iterations 8] [--rounds 24] [--torch-threads 0]
+    python benchmarks/overhead.py [--num-envs 256] [--iterations 32] [--rounds 6] [--torch-threads 0]
 """
 
 from __future__ import annotations
@@ -54,8 +53,8 @@ def count_files(folder: str, part: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-envs", type=int, default=256)
-    parser.add_argument("--iterations", type=int, default=8, help="PPO iterations (x 16 steps) per loop per round")
-    parser.add_argument("--rounds", type=int, default=24)
+    parser.add_argument("--iterations", type=int, default=32, help="PPO iterations (x 16 steps) per loop per round")
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--csv-repeats", type=int, default=5)
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="torch.set_num_threads for the whole process (<= 0: torch's default, all cores)")

@@ -94,7 +94,6 @@ def run(cfg: DictConfig) -> Any:
     import torch
 
     from skrl_isaac.envs.torch import load_embedded_env, wrap_env
-    from skrl_isaac.trainers.torch import SequentialTrainer
     from skrl_isaac.utils import set_seed
 
     set_seed(cfg.seed, deterministic=cfg.torch_deterministic)
@@ -180,13 +179,12 @@ def run(cfg: DictConfig) -> Any:
                 print(f"[skrl_isaac] exported {fmt}: {path}")
             return paths
         steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
-        trainer = SequentialTrainer(env=env, agents=agent, cfg={**trainer_cfg, "timesteps": steps})
-        return trainer.eval()
+        return _trainer(env, agent, {**trainer_cfg, "timesteps": steps}).eval()
 
     if settings["max_iterations"] is not None:
         per_iteration = int(train_cfg["agent"].get("rollouts", 1))
         trainer_cfg["timesteps"] = settings["max_iterations"] * per_iteration
-    trainer = SequentialTrainer(env=env, agents=agent, cfg=trainer_cfg)
+    trainer = _trainer(env, agent, trainer_cfg)
     os.makedirs(agent.experiment_dir, exist_ok=True)
     config_name = "config.yaml"
     if resume:
@@ -202,6 +200,16 @@ def run(cfg: DictConfig) -> Any:
           f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
     trainer.train()
     return agent
+
+
+def _trainer(env: Any, agent: Any, trainer_cfg: dict) -> Any:
+    """The SequentialTrainer, a bad ``train.trainer`` value (e.g. ``rollout_torch_threads=0``) as a CLIError."""
+    from skrl_isaac.trainers.torch import SequentialTrainer
+
+    try:
+        return SequentialTrainer(env=env, agents=agent, cfg=trainer_cfg)
+    except (ValueError, KeyError) as e:
+        raise CLIError(f"train.trainer: {e}") from None
 
 
 @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="config")

@@ -79,6 +79,8 @@ def test_play_is_deterministic(trained_run):
     (["rl_device=tpu"], "rl_device='tpu' is not a device"),
     (["physics_engine=physx"], "needs Isaac Gym Preview 4"),
     (["physics_engine=ode"], "expected auto, physx, flex or mujoco"),
+    (["num_envs=4", "+train.trainer.rollout_torch_threads=0"],
+     "error: train.trainer: rollout_torch_threads must be None or an int >= 1, got 0"),
 ])
 def test_bad_overrides_fail_before_any_work(tmp_path, overrides, message):
     result = run_cli(*overrides, cwd=tmp_path, timeout=120)
