@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=32, help="PPO iterations (x 16 steps) per loop per round")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--csv-repeats", type=int, default=5)
+    parser.add_argument("--csv-repeats", type=int, default=5, help="csv writer timings (0: skip them)")
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="torch.set_num_threads for the whole process (<= 0: torch's default, all cores)")
     parser.add_argument("--device", default="cpu")
@@ -81,12 +81,13 @@ def main() -> None:
         on.run(1)
         arrays = {k: v.cpu().numpy() for k, v in on.agent.memory.tensors.items()}
         shape = {k: a.shape[-1] for k, a in arrays.items()}
-        rates = csv_writer_rates(arrays, args.csv_repeats)
-        print(f"\ncsv writer alone, one PPO memory ({16 * args.num_envs} rows, columns {shape}):")
-        for engine, rate in rates.items():
-            print(f"  {engine:>8}: {rate:>10,.0f} rows/s")
-        if len(rates) == 2 and rates['numpy']:
-            print(f"  polars / numpy: {rates['polars'] / rates['numpy']:.2f}x")
+        if args.csv_repeats > 0:
+            rates = csv_writer_rates(arrays, args.csv_repeats)
+            print(f"\ncsv writer alone, one PPO memory ({16 * args.num_envs} rows, columns {shape}):")
+            for engine, rate in rates.items():
+                print(f"  {engine:>8}: {rate:>10,.0f} rows/s")
+            if len(rates) == 2:
+                print(f"  polars / numpy: {rates['polars'] / rates['numpy']:.2f}x")
 
         print("\nloop with tracking + checkpoints + csv export (on) vs none of them (off):")
         loops = {"on": on, "off": off, **parts}
