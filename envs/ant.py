@@ -38,7 +38,10 @@ dense Jacobian, as nv_ant).  Measured on this 2-core CPU (random actions):
 landing (4.9 cm with 2 substeps), and in 1024 envs x 1200 random-action steps
 one env blew up (|qvel| 1.6e6, MuJoCo's "unstable" auto-reset) while 2
 substeps stayed bounded (max |qvel| 54).  The settled torso height is 0.38 in
-both.  ``sim.substeps: 1`` selects the faster variant.
+both.  ``sim.substeps: 1`` selects the faster variant.  A sim that still goes
+unstable (seen twice in ~800k env-steps of a trained policy) is reset by MuJoCo
+itself; that episode then ends as terminated (death cost) and restarts from a
+fresh random state (``VecTask._or_simulator_resets``).
 
 Sensors: MuJoCo's force/torque sensors at a site report the interaction of
 the foot body with its parent (the ankle joint reaction incl. contact), in
@@ -301,6 +304,7 @@ class Ant(VecTask):
         torch.gt(self._o_up, 0.93, out=self._upb)
         rew.add_(self._upb, alpha=self.up_weight).add_(self.alive_reward)
         torch.lt(self._o_z, self.termination_height, out=self._dead)
+        self._or_simulator_resets(self._dead)
         rew.masked_fill_(self._dead, self.death_cost)
         self.prev_potentials, self.potentials = pot_old, pot_new
 

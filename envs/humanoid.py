@@ -300,6 +300,7 @@ class Humanoid(VecTask):
         torch.gt(self._o_up, 0.93, out=self._upb)
         rew.add_(self._upb, alpha=self.up_weight).add_(self.alive_reward)
         torch.lt(self._o_z, self.termination_height, out=self._dead)
+        self._or_simulator_resets(self._dead)
         rew.masked_fill_(self._dead, self.death_cost)
         self.prev_potentials, self.potentials = pot_old, pot_new
 

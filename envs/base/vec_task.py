@@ -175,6 +175,25 @@ class VecTask:
         self._host = self._qpos_t.device
         self._on_host = self.device == self._host
         self._block_t = self._state_block()
+        # MuJoCo's own resets of unstable sims (see _or_simulator_resets)
+        self._sim_time = torch.zeros(self.num_envs, device=self.device, dtype=torch.float64)
+        self._time_floor = torch.zeros(self.num_envs, device=self.device, dtype=torch.float64)
+        self._sim_reset = torch.zeros(self.num_envs, device=self.device, dtype=torch.bool)
+
+    def _or_simulator_resets(self, dead: torch.Tensor) -> None:
+        """Mark in ``dead`` the envs that MuJoCo reset by itself during the last control step.
+
+        When a sim goes unstable (NaN, Inf or huge ``qpos``/``qacc``) MuJoCo prints a warning and resets
+        that sim's data to the model's defaults (``mj_resetData``: time 0) mid-episode. Such an episode
+        is over: it ends here as terminated (the caller gives it the death cost) and restarts from a
+        fresh random state. Detected from the sim's time: ``(progress + 1)`` control steps after our
+        reset it is ``(progress + 1) * dt_step``, after MuJoCo's at most ``dt_step``. Call it before
+        ``progress_buf`` is incremented. (Not detectable in an episode's first step: rare, harmless.)
+        """
+        self._sim_time.copy_(self._time_t)
+        torch.add(self.progress_buf, 0.5, out=self._time_floor).mul_(self.dt * self.control_freq_inv)
+        torch.lt(self._sim_time, self._time_floor, out=self._sim_reset)
+        dead.logical_or_(self._sim_reset)
 
     def _state_block(self) -> Optional[torch.Tensor]:
         """One (N, 1+nq+2nv) float64 tensor over [time, qpos, qvel, qacc_warmstart]
