@@ -38,7 +38,8 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
     "grad_norm_clip": 0.5,              # clipping coefficient for the norm of the gradients (<= 0: off)
     "ratio_clip": 0.2,                  # clipping coefficient for computing the clipped surrogate objective
     "value_clip": 0.2,                  # clipping coefficient for computing the value loss (if clip_predicted_values is True)
-    "clip_predicted_values": False,     # clip predicted values during value loss computation
+    "clip_predicted_values": False,     # clip predicted values during value loss computation (PPO2: the larger
+                                        # of the clipped and the unclipped squared error, as baselines/rl_games)
 
     "entropy_loss_scale": 0.0,      # entropy loss scaling factor (0: no entropy term, no "Loss / Entropy loss")
     "value_loss_scale": 1.0,        # value loss scaling factor
@@ -190,8 +191,12 @@ class PPO(Agent):
             next_values = values[i]
         returns = advantages + values
         std, mean = torch.std_mean(advantages)
+        # the value normalizer learns the scale of the values *and* of the returns (as skrl and rl_games):
+        # fitted on the values alone, an untrained critic's near-constant values give a tiny scale, the
+        # normalized returns become huge, and with clip_predicted_values the critic can move only
+        # value_clip per update towards them: it never catches up (Cartpole stalled at ~20 of 500)
         m.set_tensor_by_name("values", self._value_preprocessor(values, train=True))
-        m.set_tensor_by_name("returns", self._value_preprocessor(returns, train=False))
+        m.set_tensor_by_name("returns", self._value_preprocessor(returns, train=True))
         m.set_tensor_by_name("advantages", (advantages - mean) / (std + 1e-8))
 
     def _update(self, timestep: int, timesteps: int) -> None:
@@ -226,10 +231,13 @@ class PPO(Agent):
 
                 # value loss
                 predicted_values = self.value.act(states)[0]
+                value_errors = (returns - predicted_values) ** 2
                 if self._clip_predicted_values:
-                    predicted_values = old_values + torch.clamp(predicted_values - old_values,
-                                                                -self._value_clip, self._value_clip)
-                value_loss = self._value_loss_scale * F.mse_loss(returns, predicted_values)
+                    # PPO2's clipped value loss: the larger of the unclipped and the clipped error
+                    clipped_values = old_values + torch.clamp(predicted_values - old_values,
+                                                              -self._value_clip, self._value_clip)
+                    value_errors = torch.maximum(value_errors, (returns - clipped_values) ** 2)
+                value_loss = self._value_loss_scale * value_errors.mean()
 
                 self.optimize(self.optimizer, policy_loss + entropy_loss + value_loss)
 
