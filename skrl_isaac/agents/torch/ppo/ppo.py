@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 
 from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
