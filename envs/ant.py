@@ -63,14 +63,13 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict
 
 import mujoco
 import numpy as np
 import torch
 
-from envs.base.mjcf import load_model, nthread, sim_timing
-from envs.base.vec_task import VecTask
+from envs.base.locomotion import LocomotionTask
+from envs.base.mjcf import load_model, nthread
 
 ASSET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "ant.xml")
 
@@ -100,39 +99,26 @@ def _quat_products_to_rotation():
     return np.array(index), np.array(weight, dtype=np.float64), np.array(const, dtype=np.float64)
 
 
-class Ant(VecTask):
+class Ant(LocomotionTask):
     """IsaacGymEnvs' Ant on ``mujoco.batch.Batch`` (see the module docstring)."""
 
     NUM_OBS = 60
     NUM_ACTIONS = 8
 
-    def __init__(
-        self,
-        cfg: Dict[str, Any],
-        rl_device: str,
-        sim_device: str,
-        graphics_device_id: int,
-        headless: bool,
-        virtual_screen_capture: bool = False,
-        force_render: bool = False,
-    ) -> None:
-        env = cfg["env"]
-        self.dof_vel_scale = float(env.get("dofVelocityScale", 0.2))
-        self.contact_force_scale = float(env.get("contactForceScale", 0.1))
-        self.power_scale = float(env.get("powerScale", 1.0))
-        self.heading_weight = float(env.get("headingWeight", 0.5))
-        self.up_weight = float(env.get("upWeight", 0.1))
-        self.actions_cost_scale = float(env.get("actionsCost", 0.005))
-        self.energy_cost_scale = float(env.get("energyCost", 0.05))
-        self.joints_at_limit_cost_scale = float(env.get("jointsAtLimitCost", 0.1))
-        self.death_cost = float(env.get("deathCost", -2.0))
-        self.termination_height = float(env.get("terminationHeight", 0.31))
-        self.alive_reward = float(env.get("aliveReward", 0.5))
-        self.dt, self.substeps = sim_timing(cfg, default_substeps=2)
-        env["numObservations"] = self.NUM_OBS
-        env["numActions"] = self.NUM_ACTIONS
-        super().__init__(cfg, rl_device, sim_device, graphics_device_id, headless, virtual_screen_capture, force_render)
-        self.reset_all()
+    DEFAULT_SUBSTEPS = 2
+    CFG_DEFAULTS = {  # cfg["env"] key: IsaacGymEnvs' default
+        "dofVelocityScale": 0.2,
+        "contactForceScale": 0.1,
+        "powerScale": 1.0,
+        "headingWeight": 0.5,
+        "upWeight": 0.1,
+        "actionsCost": 0.005,
+        "energyCost": 0.05,
+        "jointsAtLimitCost": 0.1,
+        "deathCost": -2.0,
+        "terminationHeight": 0.31,
+        "aliveReward": 0.5,
+    }
 
     # ------------------------------------------------------------------ model
     def _load_model(self) -> mujoco.MjModel:
@@ -307,51 +293,3 @@ class Ant(VecTask):
         self._or_simulator_resets(self._dead)
         rew.masked_fill_(self._dead, self.death_cost)
         self.prev_potentials, self.potentials = pot_old, pot_new
-
-    def post_physics_step(self) -> None:
-        self._read_state()
-        self._compute_observations()
-        self._compute_reward()
-        # episode bookkeeping
-        self.progress_buf.add_(1)
-        torch.ge(self.progress_buf, self.max_episode_length - 1, out=self._timeout_b)
-        torch.logical_or(self._dead, self._timeout_b, out=self._reset_b)
-        torch.gt(self._reset_b, self._dead, out=self.timeout_buf)  # timed out and not terminated
-        self.reset_buf.copy_(self._reset_b)
-        self._reset_envs()
-
-    def _reset_envs(self) -> None:
-        """Reset the environments flagged in _reset_b with masked writes only."""
-        torch.rand(self._noise.shape, generator=self.rng, device=self.device, out=self._noise)
-        torch.addcmul(self._noise_off, self._noise, self._noise_scale, out=self._new).clamp_(self._noise_lo, self._noise_hi)
-        # simulator state rows
-        self._rows_dofs2.copy_(self._new2)
-        if not self._on_host:
-            self._mask_h.copy_(self._reset_b)
-        if self._block_t is not None:
-            torch.where(self._mask_h_col, self._rows, self._block_t, out=self._block_t)
-        else:
-            m1, rows = self._mask_h_col, self._rows
-            self._qpos_t.copy_(torch.where(m1, rows[:, 1:16], self._qpos_t))
-            self._qvel_t.copy_(torch.where(m1, rows[:, 16:30], self._qvel_t))
-            self._ws_t.masked_fill_(m1, 0.0)
-            self._time_t.masked_fill_(self._mask_h, 0.0)
-        # first observations of the new episodes
-        torch.addcmul(self._reset_obs_off, self._new, self._reset_obs_scale, out=self._obs_new_dofs)
-        torch.where(self._reset_col, self._obs_new, self.obs_buf, out=self.obs_buf)
-        self.potentials.masked_fill_(self._reset_b, self._pot0)
-        self.prev_potentials.masked_fill_(self._reset_b, self._pot0)
-        self.progress_buf.masked_fill_(self._reset_b, 0)
-
-    def reset_masked(self, mask: torch.Tensor) -> None:
-        """Reset the environments where mask (N,) is True (masked writes only)."""
-        self._reset_b.copy_(mask)
-        self._reset_envs()
-
-    def reset_all(self) -> None:
-        self.reset_masked(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
-        self.reset_buf.zero_()
-        self.timeout_buf.zero_()
-        self.rew_buf.zero_()
-        self.actions.zero_()
-        self._reset_b.zero_()
