@@ -169,3 +169,29 @@ def forbid_host_reads(monkeypatch, names=HOST_READS, where="step()") -> None:
 
     for name in names:
         monkeypatch.setattr(torch.Tensor, name, forbidden(name))
+
+
+def assert_batch_matches_mj_step(env, steps: int, rand_actions, seed: int = 4) -> None:
+    """Step ``env`` (an embedded MuJoCo task on the CPU, no env resetting during ``steps``) and, beside
+    it, one ``MjData`` per env started from the same state with plain ``mujoco.mj_step``: qpos, qvel
+    and sensordata must agree bit for bit after every step."""
+    import mujoco
+
+    m, v = env.model, env._np_views
+    datas = []
+    for i in range(env.num_envs):
+        d = mujoco.MjData(m)
+        d.time, d.qpos[:], d.qvel[:], d.qacc_warmstart[:] = v["time"][i], v["qpos"][i], v["qvel"][i], v["qacc_warmstart"][i]
+        datas.append(d)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        actions = rand_actions(env, gen)
+        _, _, reset, _ = env.step(actions)
+        assert (reset == 0).all()
+        for i, d in enumerate(datas):
+            d.ctrl[:] = actions[i].double().cpu().numpy()
+            for _ in range(env.substeps):
+                mujoco.mj_step(m, d)
+            np.testing.assert_array_equal(v["qpos"][i], d.qpos)
+            np.testing.assert_array_equal(v["qvel"][i], d.qvel)
+            np.testing.assert_array_equal(v["sensordata"][i], d.sensordata)

@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 import envs
 from envs.ant import Ant
-from conftest import forbid_host_reads
+from conftest import assert_batch_matches_mj_step, forbid_host_reads
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 TARGET = np.array([1000.0, 0.0, 0.0])
@@ -239,29 +239,7 @@ def test_state_block_and_per_field_paths_agree():
 
 
 def test_batched_stepping_equals_per_env_mj_step():
-    env = make(4, "cpu", seed=1)
-    m = env.model
-    datas = []
-    st = host_state(env)
-    for i in range(4):
-        d = mujoco.MjData(m)
-        d.time = st["time"][i]
-        d.qpos[:] = st["qpos"][i]
-        d.qvel[:] = st["qvel"][i]
-        d.qacc_warmstart[:] = st["qacc_warmstart"][i]
-        datas.append(d)
-    gen = torch.Generator().manual_seed(4)
-    for _ in range(5):
-        actions = rand_actions(env, gen)
-        _, _, reset, _ = env.step(actions)
-        assert (reset == 0).all()
-        for i, d in enumerate(datas):
-            d.ctrl[:] = actions[i].double().numpy()
-            for _ in range(env.substeps):
-                mujoco.mj_step(m, d)
-            np.testing.assert_array_equal(env._np_views["qpos"][i], d.qpos)
-            np.testing.assert_array_equal(env._np_views["qvel"][i], d.qvel)
-            np.testing.assert_array_equal(env._np_views["sensordata"][i], d.sensordata)
+    assert_batch_matches_mj_step(make(4, "cpu", seed=1), 5, rand_actions)
 
 
 

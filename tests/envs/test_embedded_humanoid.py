@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 import envs
 from envs.humanoid import Humanoid
-from conftest import forbid_host_reads
+from conftest import assert_batch_matches_mj_step, forbid_host_reads
 
 TARGET = np.array([1000.0, 0.0, 0.0])
 EFFORTS = np.array([67.5] * 3 + [45, 45, 135, 90, 22.5, 22.5] * 2 + [67.5, 67.5, 45] * 2)
@@ -169,25 +169,7 @@ def test_seeding_and_state_paths():
 
 
 def test_batched_stepping_equals_per_env_mj_step():
-    env = make(3, seed=1)
-    m, v = env.model, env._np_views
-    datas = []
-    for i in range(3):
-        d = mujoco.MjData(m)
-        d.time, d.qpos[:], d.qvel[:], d.qacc_warmstart[:] = v["time"][i], v["qpos"][i], v["qvel"][i], v["qacc_warmstart"][i]
-        datas.append(d)
-    gen = torch.Generator().manual_seed(4)
-    for _ in range(4):
-        actions = rand_actions(env, gen)
-        _, _, reset, _ = env.step(actions)
-        assert (reset == 0).all()
-        for i, d in enumerate(datas):
-            d.ctrl[:] = actions[i].double().numpy()
-            for _ in range(env.substeps):
-                mujoco.mj_step(m, d)
-            np.testing.assert_array_equal(v["qpos"][i], d.qpos)
-            np.testing.assert_array_equal(v["qvel"][i], d.qvel)
-            np.testing.assert_array_equal(v["sensordata"][i], d.sensordata)
+    assert_batch_matches_mj_step(make(3, seed=1), 4, rand_actions)
 
 
 
