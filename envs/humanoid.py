@@ -143,9 +143,12 @@ class Humanoid(LocomotionTask):
         self._r_dof_force = raw[:, _O_DF:_O_SENS]
         self._r_sens = raw[:, _O_SENS:_O_ACT]
         self.actions = raw[:, _O_ACT:]  # this step's (clamped) actions, as the obs holds them
-        self._s_act = self._sens_t[:, _S_ACT:_S_ACT + nd]
-        self._s_lim = self._sens_t[:, _S_LIM:_S_LIM + nd]
-        self._s_feet = self._sens_t[:, _S_FEET:_S_FEET + 12]
+        # sensors: the live host view itself on the CPU, else a device copy refreshed each step
+        self._sens = self._sens_t if self._on_host else torch.zeros(self._sens_t.shape, device=dev,
+                                                                    dtype=self._sens_t.dtype)
+        self._s_act = self._sens[:, _S_ACT:_S_ACT + nd]
+        self._s_lim = self._sens[:, _S_LIM:_S_LIM + nd]
+        self._s_feet = self._sens[:, _S_FEET:_S_FEET + 12]
         self._qq = torch.zeros((n, 4, 4), **f32)
         rot_index, rot_weight, rot_const = _quat_products_to_rotation()
         self._rot_index = torch.tensor(rot_index, device=dev, dtype=torch.long)
@@ -245,6 +248,8 @@ class Humanoid(LocomotionTask):
         else:
             self._x[:, :nq].copy_(self._qpos_t)
             self._x[:, nq:].copy_(self._qvel_t)
+        if not self._on_host:
+            self._sens.copy_(self._sens_t)
         torch.add(self._s_act, self._s_lim, out=self._r_dof_force)
         self._r_sens.copy_(self._s_feet)
 

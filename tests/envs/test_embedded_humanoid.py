@@ -16,13 +16,14 @@ TARGET = np.array([1000.0, 0.0, 0.0])
 EFFORTS = np.array([67.5] * 3 + [45, 45, 135, 90, 22.5, 22.5] * 2 + [67.5, 67.5, 45] * 2)
 
 
-def make(n=8, seed=0, **env_overrides):
+def make(n=8, seed=0, device="cpu", **env_overrides):
     cfg = {"env": env_overrides} if env_overrides else None
-    return envs.make("Humanoid", n, device="cpu", seed=seed, cfg=cfg)
+    return envs.make("Humanoid", n, device=device, seed=seed, cfg=cfg)
 
 
 def rand_actions(env, gen, scale=1.0):
-    return (torch.rand((env.num_envs, 21), generator=gen) * 2 - 1).mul_(scale)
+    """Uniform actions in [-scale, scale] from a CPU generator, on the env's device."""
+    return (torch.rand((env.num_envs, 21), generator=gen) * 2 - 1).mul_(scale).to(env.device)
 
 
 def wrap(a):
@@ -61,17 +62,17 @@ def test_spaces_registration_and_config():
     assert make(2, powerScale=0.5).model.actuator_gear[0, 0] == 33.75
 
 
-def test_observations_match_state():
-    env = make(16, seed=3)
+def test_observations_match_state(device):
+    env = make(16, seed=3, device=device)
     gen = torch.Generator().manual_seed(1)
     for _ in range(3):
         env.step(rand_actions(env, gen, 0.5))
     actions = rand_actions(env, gen, scale=1.5)  # clamped to [-1, 1]
     obs, _, reset, _ = env.step(actions)
-    obs, keep = obs["obs"].double().numpy(), reset.numpy() == 0
+    obs, keep = obs["obs"].double().cpu().numpy(), reset.cpu().numpy() == 0
     assert keep.sum() >= 8
     v = env._np_views
-    a = actions.clamp(-1, 1).double().numpy()
+    a = actions.clamp(-1, 1).double().cpu().numpy()
     lo, hi = env.model.jnt_range[1:, 0], env.model.jnt_range[1:, 1]
     for i in np.flatnonzero(keep):
         q, qd, s = v["qpos"][i], v["qvel"][i], v["sensordata"][i]
@@ -85,8 +86,8 @@ def test_observations_match_state():
         np.testing.assert_array_equal(obs[i, 87:108], a[i].astype(np.float32))
 
 
-def test_reward_matches_independent_formula():
-    env = make(24, seed=5)
+def test_reward_matches_independent_formula(device):
+    env = make(24, seed=5, device=device)
     gen = torch.Generator().manual_seed(2)
     ratio = EFFORTS / EFFORTS.max()
     checked = 0
@@ -94,8 +95,8 @@ def test_reward_matches_independent_formula():
         pos_before = env._np_views["qpos"][:, :3].copy()
         actions = rand_actions(env, gen)
         obs, rew, reset, _ = env.step(actions)
-        obs, rew, reset = obs["obs"].double().numpy(), rew.double().numpy(), reset.numpy()
-        a = actions.double().numpy()
+        obs, rew, reset = (t.double().cpu().numpy() for t in (obs["obs"], rew, reset))
+        a = actions.double().cpu().numpy()
         pos_after = env._np_views["qpos"][:, :3]
         for i in np.flatnonzero(reset == 0):
             pot_prev = -np.linalg.norm((TARGET - pos_before[i])[:2]) / env.dt
@@ -111,13 +112,13 @@ def test_reward_matches_independent_formula():
     assert checked > 100
 
 
-def test_death_resets_with_fresh_first_observation():
-    env = make(4, seed=0)
+def test_death_resets_with_fresh_first_observation(device):
+    env = make(4, seed=0, device=device)
     gen = torch.Generator().manual_seed(0)
     for _ in range(3):
         env.step(rand_actions(env, gen, 0.2))
     env._np_views["qpos"][1, 2] = 0.5  # torso below terminationHeight 0.8
-    obs, rew, reset, extras = env.step(torch.zeros((4, 21)))
+    obs, rew, reset, extras = env.step(torch.zeros((4, 21), device=device))
     assert rew[1].item() == -1.0 and reset[1].item() == 1 and extras["time_outs"][1].item() == 0
     assert reset[0].item() == 0 and env.progress_buf[1].item() == 0 and env.progress_buf[0].item() == 4
     first = obs["obs"][1]
@@ -131,13 +132,13 @@ def test_death_resets_with_fresh_first_observation():
     lo, hi = env.model.jnt_range[1:, 0], env.model.jnt_range[1:, 1]
     assert np.all(q[7:] >= lo - 1e-6) and np.all(q[7:] <= hi + 1e-6) and np.abs(q[7:]).max() <= 0.2 + 1e-6
     assert env._np_views["time"][1] == 0 and np.all(env._np_views["qacc_warmstart"][1] == 0)
-    _, rew, reset, _ = env.step(torch.zeros((4, 21)))
+    _, rew, reset, _ = env.step(torch.zeros((4, 21), device=device))
     assert reset[1].item() == 0 and abs(rew[1].item()) < 5.0
 
 
-def test_time_out():
-    env = make(3, seed=0, episodeLength=4)
-    zeros = torch.zeros((3, 21))
+def test_time_out(device):
+    env = make(3, seed=0, device=device, episodeLength=4)
+    zeros = torch.zeros((3, 21), device=device)
     for k in (1, 2):
         _, _, reset, extras = env.step(zeros)
         assert (reset == 0).all() and (extras["time_outs"] == 0).all() and (env.progress_buf == k).all()
@@ -146,8 +147,8 @@ def test_time_out():
     assert (env.progress_buf == 0).all()
 
 
-def rollout(seed, steps=20, block=True):
-    env = make(4, seed=seed, episodeLength=8)
+def rollout(seed, steps=20, block=True, device="cpu"):
+    env = make(4, seed=seed, device=device, episodeLength=8)
     if not block:
         env._block_t = None
     env.reset()
@@ -160,10 +161,10 @@ def rollout(seed, steps=20, block=True):
     return torch.stack(obs), torch.stack(rews)
 
 
-def test_seeding_and_state_paths():
-    o1, r1 = rollout(7)
-    o2, r2 = rollout(7, block=False)
-    o3, _ = rollout(8)
+def test_seeding_and_state_paths(device):
+    o1, r1 = rollout(7, device=device)
+    o2, r2 = rollout(7, block=False, device=device)
+    o3, _ = rollout(8, device=device)
     assert torch.equal(o1, o2) and torch.equal(r1, r2)
     assert not torch.equal(o1[0], o3[0])
 
@@ -172,12 +173,10 @@ def test_batched_stepping_equals_per_env_mj_step():
     assert_batch_matches_mj_step(make(3, seed=1), 4, rand_actions)
 
 
-
-
-def test_step_never_syncs_through_python(monkeypatch):
-    env = make(6, seed=0, episodeLength=8)
+def test_step_never_syncs_through_python(monkeypatch, device):
+    env = make(6, seed=0, device=device, episodeLength=8)
     gen = torch.Generator().manual_seed(0)
-    actions = [torch.rand((6, 21), generator=gen) * 2 - 1 for _ in range(30)]
+    actions = [rand_actions(env, gen) for _ in range(30)]
 
     forbid_host_reads(monkeypatch)
     resets = []
