@@ -29,14 +29,25 @@ class Tracker:
         self._sums: dict[str, torch.Tensor] = {}
         self._float_sums: dict[str, float] = {}
         self._counts: dict[str, int] = {}
-        # running per-env episode accumulators
-        self.episode_return = torch.zeros(num_envs, device=device)
-        self.episode_length = torch.zeros(num_envs, device=device)
-        # finished-episode statistics since the last flush, for (return, length):
-        self._ep_count = torch.zeros((), device=device)
-        self._ep_sum = torch.zeros(2, device=device)
+        self._stats: dict[str, torch.Tensor] = {}  # add_stats: tag -> summed (max, min, mean)
+        self._stats_counts: dict[str, int] = {}
+        # running per-env episode accumulators, rows (return, length, 1): one (3, num_envs) tensor, so
+        # the finished episodes' sums and count are one matrix-vector product per step
+        self._episodes = torch.zeros((3, num_envs), device=device)
+        self._episodes[2] = 1.0
+        self.episode_return, self.episode_length = self._episodes[0], self._episodes[1]
+        self._ongoing = self._episodes[:2]
+        self._masked = torch.zeros((2, num_envs), device=device)
+        self._inf = torch.tensor(math.inf, device=device)
+        self._neg_inf = torch.tensor(-math.inf, device=device)
+        self._done = torch.zeros(num_envs, device=device)
+        # finished-episode statistics since the last flush, for (return, length), and their count
+        self._ep_totals = torch.zeros(3, device=device)  # (sum of returns, sum of lengths, count)
+        self._ep_sum, self._ep_count = self._ep_totals[:2], self._ep_totals[2]
         self._ep_min = torch.full((2,), math.inf, device=device)
         self._ep_max = torch.full((2,), -math.inf, device=device)
+        self._ep_min_step = torch.zeros(2, device=device)
+        self._ep_max_step = torch.zeros(2, device=device)
 
     def add(self, tag: str, value: torch.Tensor | float) -> None:
         """Add one value of ``tag`` (a tensor stays on its device; a number stays on the host)."""
@@ -52,9 +63,13 @@ class Tracker:
         """Add ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of ``values`` (reduced on the device)."""
         values = values.detach().to(torch.float32)
         v_min, v_max = torch.aminmax(values)
-        self.add(f"{tag} (max)", v_max)
-        self.add(f"{tag} (min)", v_min)
-        self.add(f"{tag} (mean)", values.mean())
+        stats = torch.stack((v_max, v_min, values.mean())).to(self.device)
+        total = self._stats.get(tag)
+        if total is None:
+            self._stats[tag] = stats
+        else:
+            total.add_(stats)
+        self._stats_counts[tag] = self._stats_counts.get(tag, 0) + 1
 
     def record_step(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
         """Fold one environment step into the instantaneous reward and episode statistics.
@@ -68,18 +83,17 @@ class Tracker:
 
         self.episode_return.add_(rewards)
         self.episode_length.add_(1.0)
-        episodes = torch.stack((self.episode_return, self.episode_length))  # (2, num_envs)
-        self._ep_count.add_(dones.sum())
-        self._ep_sum.add_(torch.where(dones, episodes, 0.0).sum(dim=1))
-        torch.minimum(self._ep_min, torch.where(dones, episodes, math.inf).amin(dim=1), out=self._ep_min)
-        torch.maximum(self._ep_max, torch.where(dones, episodes, -math.inf).amax(dim=1), out=self._ep_max)
+        done = self._done.copy_(dones)  # 1.0 where an episode ended
+        self._ep_totals.addmv_(self._episodes, done)  # += (returns, lengths, count) of the finished ones
+        torch.amin(torch.where(dones, self._ongoing, self._inf, out=self._masked), dim=1, out=self._ep_min_step)
+        torch.minimum(self._ep_min, self._ep_min_step, out=self._ep_min)
+        torch.amax(torch.where(dones, self._ongoing, self._neg_inf, out=self._masked), dim=1, out=self._ep_max_step)
+        torch.maximum(self._ep_max, self._ep_max_step, out=self._ep_max)
         if self.window:
             slots = torch.where(dones, (self._recent_count + dones.cumsum(0) - 1) % self.window, self.window)
             self._recent.scatter_(0, slots, self.episode_return)
             self._recent_count.add_(dones.sum())
-        keep = (~dones).to(torch.float32)
-        self.episode_return.mul_(keep)
-        self.episode_length.mul_(keep)
+        self._ongoing.mul_(done.neg_().add_(1.0))  # finished episodes restart from 0
 
     _STATE = ("episode_return", "episode_length", "_ep_count", "_ep_sum", "_ep_min", "_ep_max", "_recent",
               "_recent_count")
@@ -88,7 +102,8 @@ class Tracker:
         """Accumulators (device tensors and host sums) for an exact resume."""
         return {"tensors": {k: getattr(self, k).clone() for k in self._STATE},
                 "sums": {k: v.clone() for k, v in self._sums.items()},
-                "float_sums": dict(self._float_sums), "counts": dict(self._counts)}
+                "float_sums": dict(self._float_sums), "counts": dict(self._counts),
+                "stats": {k: v.clone() for k, v in self._stats.items()}, "stats_counts": dict(self._stats_counts)}
 
     def load_state_dict(self, state: dict) -> None:
         for k in self._STATE:
@@ -96,6 +111,8 @@ class Tracker:
         self._sums = {k: v.to(self.device) for k, v in state["sums"].items()}
         self._float_sums = dict(state["float_sums"])
         self._counts = dict(state["counts"])
+        self._stats = {k: v.to(self.device) for k, v in state.get("stats", {}).items()}
+        self._stats_counts = dict(state.get("stats_counts", {}))
 
     def flush(self) -> dict[str, float]:
         """Return the mean of every tracked tag and the finished-episode statistics, then reset.
@@ -104,12 +121,20 @@ class Tracker:
         at least one episode finished since the last flush, and are computed over the finished
         episodes alone (unfinished environments never count).
         """
+        stat_tags = list(self._stats)
         tags = list(self._sums)
         episode = torch.cat((self._ep_count.view(1), self._ep_sum, self._ep_min, self._ep_max,
                              self._recent[:self.window].mean().view(1) if self.window else self._ep_sum[:0],
                              self._recent_count.view(1).to(torch.float32)))
-        values = torch.cat([self._sums[t].view(1) for t in tags] + [episode]).tolist()
-        out = {t: v / self._counts[t] for t, v in zip(tags, values)}
+        values = torch.cat([self._stats[t] for t in stat_tags] + [self._sums[t].view(1) for t in tags]
+                           + [episode]).tolist()
+        out = {}
+        for i, t in enumerate(stat_tags):
+            n = self._stats_counts[t]
+            out.update({f"{t} (max)": values[3 * i] / n, f"{t} (min)": values[3 * i + 1] / n,
+                        f"{t} (mean)": values[3 * i + 2] / n})
+        values = values[3 * len(stat_tags):]
+        out.update({t: v / self._counts[t] for t, v in zip(tags, values)})
         out.update({t: v / self._counts[t] for t, v in self._float_sums.items()})
         count, r_sum, l_sum, r_min, l_min, r_max, l_max = values[len(tags):len(tags) + 7]
         if self.window and values[-1] >= self.window:
@@ -125,6 +150,8 @@ class Tracker:
         self._sums.clear()
         self._float_sums.clear()
         self._counts.clear()
+        self._stats.clear()
+        self._stats_counts.clear()
         self._ep_count.zero_()
         self._ep_sum.zero_()
         self._ep_min.fill_(math.inf)
