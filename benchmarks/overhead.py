@@ -31,6 +31,7 @@ import time
 from _common import OursLoop, interleaved_rounds, machine_line, ratio_stats, set_torch_threads, total_rate
 
 from skrl_isaac.memories.torch import csv_io
+from skrl_isaac.memories.torch.writer import ExportWriter
 
 
 def csv_writer_rates(arrays: dict, repeats: int) -> dict[str, float]:
@@ -61,6 +62,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time tracking+checkpoints alone ('tb+ckpt') and the csv export alone ('csv')")
+    parser.add_argument("--thread-csv", action="store_true",
+                        help="also time 'on/thread': 'on' with the csv files formatted on the export writer's "
+                             "thread instead of its low-priority child process")
     parser.add_argument("--csv-engine", choices=list(csv_io.CSV_ENGINES), default=None,
                         help="csv writer of the export (default: polars when installed)")
     args = parser.parse_args()
@@ -77,6 +81,10 @@ def main() -> None:
     parts = {"tb+ckpt": OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000),
              "csv": OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=True),
              } if args.breakdown else {}
+    if args.thread_csv:
+        parts["on/thread"] = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000,
+                                      export_csv=True)
+        parts["on/thread"].agent.memory._export_writer = ExportWriter(csv_in_process=False)
     try:
         on.run(1)
         arrays = {k: v.cpu().numpy() for k, v in on.agent.memory.tensors.items()}

@@ -6,8 +6,6 @@ import os
 import tempfile
 from typing import Any, Callable
 
-import torch
-
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Write ``path`` atomically: ``write(file)`` fills a temp file that then replaces ``path``.
@@ -35,4 +33,6 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` ``obj`` to ``path`` atomically."""
+    import torch  # here, so the module imports without torch (the csv export process uses atomic_write)
+
     atomic_write(path, lambda f: torch.save(obj, f))

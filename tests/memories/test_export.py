@@ -18,6 +18,7 @@ from hypothesis.extra import numpy as hnp
 
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.memories.torch import export as export_mod
+from skrl_isaac.memories.torch import writer as writer_mod
 from skrl_isaac.memories.torch.export import DumpError, load_dump
 from skrl_isaac.memories.torch.writer import MemoryExportError
 
@@ -220,6 +221,9 @@ def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
 
 
 def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch):
+    # csv on the writer's own thread, so the fault injected here (os.fsync) reaches the write
+    # (the child-process path has its own failure tests in test_csv_process.py)
+    monkeypatch.setattr(writer_mod, "EXPORT_PROCESS", False)
     memory = make_memory("cpu", 2, 2, str(tmp_path), "csv")
     for step in range(3):  # fills cycle 1; the next write exports it
         add_step(memory, step)
@@ -230,11 +234,12 @@ def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch)
     def disk_full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", disk_full)
     for step in range(3, 5):
         add_step(memory, step)  # fills cycle 2, whose export then fails in the background
     memory._export_writer.wait()
-    monkeypatch.undo()
+    monkeypatch.setattr(os, "fsync", real_fsync)
     with pytest.raises(MemoryExportError) as info:
         add_step(memory, 5)
     message = str(info.value)

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from skrl_isaac.memories.torch.csv_io import write_csv
+from skrl_isaac.memories.torch.csv_io import csv_engine
+from skrl_isaac.memories.torch.csv_process import CsvProcess, write_csv_file
 from skrl_isaac.utils.files import atomic_write
 
 if TYPE_CHECKING:
@@ -116,15 +117,18 @@ def check_exportable(tensors: dict[str, torch.Tensor], fmt: str) -> None:
 
 
 # -- writing (worker thread or save) ----------------------------------------------------------
-def write_dump(path: str, tensors: dict[str, torch.Tensor], fmt: str) -> None:
-    """Write ``tensors`` (``{name: (steps, envs, size)}`` CPU tensors) to ``path`` atomically."""
+def write_dump(path: str, tensors: dict[str, torch.Tensor], fmt: str, csv_process: "CsvProcess | None" = None) -> None:
+    """Write ``tensors`` (``{name: (steps, envs, size)}`` CPU tensors) to ``path`` atomically
+    (``csv``: by ``csv_process``, the export writer's low-priority child, when given)."""
     if fmt == "pt":
         atomic_write(path, lambda f: torch.save({k: v.contiguous() for k, v in tensors.items()}, f))
     elif fmt == "np":
         arrays = {k: v.numpy() for k, v in tensors.items()}
         atomic_write(path, lambda f: np.savez(f, **arrays))
+    elif csv_process is not None:
+        csv_process.write(path, {k: v.numpy() for k, v in tensors.items()}, csv_engine())
     else:
-        atomic_write(path, lambda f: write_csv(f, {k: v.numpy() for k, v in tensors.items()}), mode="wb")
+        write_csv_file(path, {k: v.numpy() for k, v in tensors.items()})
 
 
 def dump_format(path: str | os.PathLike) -> str:
@@ -263,7 +267,8 @@ def export_fill(memory: "Memory") -> None:
         check_exportable(tensors, fmt)
         return tensors, ready
 
-    memory._export_writer.submit(path, take, lambda p, tensors: write_dump(p, tensors, fmt))
+    writer = memory._export_writer
+    writer.submit(path, take, lambda p, tensors: write_dump(p, tensors, fmt, writer.csv_process))
 
 
 def load_memory(memory: "Memory", path: str | os.PathLike) -> None:

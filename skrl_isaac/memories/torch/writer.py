@@ -6,6 +6,11 @@ written included): beyond that, :meth:`ExportWriter.submit` blocks, so a slow di
 down instead of growing memory without bound. A failed write is kept and raised once, as a
 :class:`MemoryExportError` naming the file and the OS error, by the next :meth:`raise_if_failed`
 (the memory calls it in ``add_samples``, ``save`` and ``close``).
+
+csv dumps are formatted and written by a low-priority child process (:mod:`csv_process`; the
+worker thread hands each one over and waits for it), so their text formatting takes neither the
+training process's GIL nor CPU the loop wants. ``EXPORT_PROCESS = False`` (or a writer built with
+``csv_in_process=False``) writes them on the worker thread instead.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import threading
 import weakref
 from typing import Any, Callable
 
+from skrl_isaac.memories.torch import csv_process
+
+EXPORT_PROCESS = True  # csv dumps: written by a low-priority child process (False: on the worker thread)
 _LIVE_WRITERS: "weakref.WeakSet[ExportWriter]" = weakref.WeakSet()
 
 
@@ -28,9 +36,11 @@ class ExportWriter:
     """One daemon worker thread writing the submitted snapshots in submission order.
 
     :param max_pending: snapshots alive at once, the one being written included (``>= 1``)
+    :param csv_in_process: write csv dumps through the low-priority child process
+        (:attr:`csv_process`, :func:`csv_process.shared`); default :data:`EXPORT_PROCESS`
     """
 
-    def __init__(self, max_pending: int = 2) -> None:
+    def __init__(self, max_pending: int = 2, csv_in_process: bool | None = None) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.max_pending = max_pending
@@ -40,6 +50,8 @@ class ExportWriter:
         self._errors: list[MemoryExportError] = []
         self._thread: threading.Thread | None = None
         self.failed = False  # plain attribute: cheap to poll on the hot path
+        in_process = EXPORT_PROCESS if csv_in_process is None else csv_in_process
+        self.csv_process: csv_process.CsvProcess | None = csv_process.shared() if in_process else None
         _LIVE_WRITERS.add(self)
 
     # -- producer side ------------------------------------------------------------------------
@@ -83,7 +95,8 @@ class ExportWriter:
             self._queue.join()
 
     def close(self, raise_errors: bool = True) -> None:
-        """Wait for the pending writes, stop the worker, then raise a failed write if any."""
+        """Wait for the pending writes, stop the worker, then raise a failed write if any (the csv
+        process, shared by all writers, lives on until interpreter exit)."""
         thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
             self._queue.put(None)

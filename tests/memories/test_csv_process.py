@@ -1,0 +1,135 @@
+"""csv memory exports written by the low-priority child process (skrl_isaac.memories.torch.csv_process)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from skrl_isaac.memories.torch import csv_process
+from skrl_isaac.memories.torch.export import load_dump
+from skrl_isaac.memories.torch.writer import MemoryExportError
+
+from test_export import add_step, dumps, make_memory
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def child(monkeypatch):
+    """A fresh shared csv child for this test (closed after it), so a test that kills it leaves
+    the other tests theirs."""
+    fresh = csv_process.CsvProcess()
+    monkeypatch.setattr(csv_process, "_SHARED", fresh)
+    yield fresh
+    fresh.close()
+
+
+def test_dumps_are_written_by_an_idle_child_and_equal_the_in_thread_files(tmp_path, child):
+    memory = make_memory("cpu", 2, 3, str(tmp_path / "child"), "csv")
+    for step in range(4):  # cycle 1 (exported at step 2's write) and cycle 2 (exported by close)
+        add_step(memory, step)
+    memory.close()
+    assert memory._export_writer.csv_process is child
+    assert child.pid is not None and child.pid != os.getpid()
+    if hasattr(os, "sched_getscheduler") and hasattr(os, "SCHED_IDLE"):
+        assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
+
+    written = dumps(tmp_path / "child")
+    assert [os.path.basename(p)[-12:] for p in written] == ["00000001.csv", "00000002.csv"]
+    last = load_dump(written[-1])
+    np.testing.assert_array_equal(last["states"][:, :, 0], [[2.0, 2.01, 2.02], [3.0, 3.01, 3.02]])
+    # byte for byte what the same memory gives when written in this process
+    here = tmp_path / "here.csv"
+    csv_process.write_csv_file(str(here), {k: memory.tensors[k].numpy() for k in memory.get_tensor_names()})
+    assert open(written[-1], "rb").read() == here.read_bytes()
+    assert not child.in_process
+
+
+def test_the_child_imports_no_torch():
+    code = ("import sys, skrl_isaac.memories.torch.csv_process; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
+
+
+def test_a_failed_write_in_the_child_raises_once_with_the_file_and_the_reason(tmp_path, child):
+    folder = tmp_path / "exports"
+    memory = make_memory("cpu", 2, 2, str(folder), "csv")
+    for step in range(3):  # cycle 1 exported
+        add_step(memory, step)
+    memory._export_writer.wait()
+    (first,) = dumps(folder)
+    folder.rename(tmp_path / "moved")
+    folder.write_text("a file where the export folder was")
+    for step in range(3, 5):  # cycle 2's export fails in the child
+        add_step(memory, step)
+    memory._export_writer.wait()
+    with pytest.raises(MemoryExportError) as info:
+        add_step(memory, 5)
+    assert "memory_00000002.csv" in str(info.value) and "[Errno" in str(info.value)
+    assert isinstance(info.value.__cause__, OSError) and info.value.__cause__.errno is not None
+    folder.unlink()
+    (tmp_path / "moved").rename(folder)
+    add_step(memory, 6)  # raised once; training goes on and fills cycle 3
+    memory.close()
+    names = [os.path.basename(p)[-12:] for p in dumps(folder)]
+    assert names == ["00000001.csv", "00000003.csv"] and dumps(folder)[0] == first
+    assert child.pid is not None and not child.in_process  # the child itself survived the error
+
+
+def test_a_dead_child_is_reported_once_and_no_dump_is_lost(tmp_path, child, caplog):
+    memory = make_memory("cpu", 2, 2, str(tmp_path), "csv")
+    for step in range(3):
+        add_step(memory, step)
+    memory._export_writer.wait()
+    os.kill(child.pid, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="skrl_isaac"):
+        for step in range(3, 9):  # cycles 2, 3 and 4, written in this process
+            add_step(memory, step)
+        memory.close()
+    assert child.in_process and child.pid is None
+    gone = [r for r in caplog.records if "csv export process stopped" in r.getMessage()]
+    assert len(gone) == 1 and "written in the training process" in gone[0].getMessage()
+    assert len(dumps(tmp_path)) == 4
+    np.testing.assert_array_equal(load_dump(dumps(tmp_path)[-1])["states"][:, 0, 0], [6.0, 7.0])
+
+
+def test_the_child_finishes_what_it_was_sent_when_the_trainer_dies(tmp_path):
+    path = tmp_path / "memory_00000001.csv"
+    script = textwrap.dedent(f"""
+        import os, pickle, numpy as np
+        from skrl_isaac.memories.torch import csv_process
+        child = csv_process.shared()
+        child.start()
+        arrays = {{"states": np.arange(24, dtype=np.float32).reshape(4, 2, 3)}}
+        pickle.dump(({str(path)!r}, arrays, "numpy"), child._proc.stdin)
+        child._proc.stdin.flush()
+        os._exit(3)  # dies without waiting for the reply or closing anything
+    """)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    assert subprocess.run([sys.executable, "-c", script], env=env, timeout=60).returncode == 3
+    deadline = time.monotonic() + 30
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    states = load_dump(path)["states"]
+    np.testing.assert_array_equal(states, np.arange(24, dtype=np.float64).reshape(4, 2, 3))
+
+
+def test_in_process_writing_can_be_chosen(tmp_path, monkeypatch, child):
+    from skrl_isaac.memories.torch import writer
+
+    monkeypatch.setattr(writer, "EXPORT_PROCESS", False)
+    memory = make_memory("cpu", 1, 1, str(tmp_path), "csv")
+    for step in range(2):
+        add_step(memory, step)
+    memory.close()
+    assert memory._export_writer.csv_process is None and child.pid is None
+    assert len(dumps(tmp_path)) == 2
