@@ -23,7 +23,7 @@ Task definition (as IsaacGymEnvs ``tasks/humanoid.py``):
   potential, potential = -|to_target_xy| / dt) + 2.0 alive + upWeight if
   up_proj > 0.93 + headingWeight * min(heading_proj / 0.8, 1)
   - actionsCost * sum(a^2)
-  - energyCost * sum(|a * dof_vel_scaled| * motor_effort)
+  - energyCost * sum(|a * dof_vel_scaled| * motor_effort / max_motor_effort)
   - sum(jointsAtLimitCost * (|dof_pos_scaled| - 0.98) / 0.02
         * (|dof_pos_scaled| > 0.98) * motor_effort / max_motor_effort);
   reward = deathCost (-1) and reset where torso height < terminationHeight
@@ -189,8 +189,9 @@ class Humanoid(LocomotionTask):
         self.potentials = torch.zeros(n, **f32)
         self.prev_potentials = torch.zeros(n, **f32)
         self._pot0 = -math.hypot(1000.0 - float(m.qpos0[0]), float(m.qpos0[1])) / self.dt
-        # energyCost * motor_effort per DOF; jointsAtLimitCost / 0.02 * motor_effort_ratio per DOF
-        self._energy_w = torch.tensor(self.energy_cost_scale * effort, **f32)
+        # energyCost * motor_effort_ratio and jointsAtLimitCost / 0.02 * motor_effort_ratio per DOF
+        # (IsaacGymEnvs weighs both costs by the effort *ratio*, effort / max effort, in [1/6, 1])
+        self._energy_w = torch.tensor(self.energy_cost_scale * effort / effort.max(), **f32)
         self._limit_w = torch.tensor(self.joints_at_limit_cost_scale / 0.02 * effort / effort.max(), **f32)
         self._u = torch.zeros((n, nd), **f32)
         self._over = torch.zeros((n, nd), **f32)

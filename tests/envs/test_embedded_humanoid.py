@@ -105,7 +105,7 @@ def test_reward_matches_independent_formula(device):
             heading = 0.5 if obs[i, 11] > 0.8 else 0.5 * obs[i, 11] / 0.8
             dp = np.abs(obs[i, 12:33])
             at_limit = np.sum((dp > 0.98) * 0.25 * (dp - 0.98) / 0.02 * ratio)
-            electricity = np.sum(np.abs(a[i] * obs[i, 33:54]) * EFFORTS)
+            electricity = np.sum(np.abs(a[i] * obs[i, 33:54]) * ratio)  # effort ratio, as IsaacGymEnvs
             expected = (pot - pot_prev) + 2.0 + up + heading - 0.01 * np.sum(a[i] ** 2) - 0.05 * electricity - at_limit
             assert rew[i] == pytest.approx(expected, abs=1e-2), i  # float32 potentials ~ -6e4
             checked += 1
