@@ -17,6 +17,11 @@ checkpoint), with the median of the per-round ratios beside it; target <= 3%.
 First, the csv writer alone: rows/s of the ``polars`` and ``numpy`` engines on a real PPO memory
 (the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-repeats``.
 
+``--breakdown`` adds ``tb+ckpt`` (tracking and checkpoints, no export) and ``csv`` (the export
+alone); ``--thread-csv`` adds ``on/thread`` (``on`` with the csv text formatted on the export
+writer's thread instead of its low-priority child process); ``--export-format np|pt`` makes ``on``
+export that format instead of csv.
+
     python benchmarks/overhead.py [--num-envs 256] [--iterations 32] [--rounds 6] [--torch-threads 0]
 """
 
@@ -62,6 +67,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time tracking+checkpoints alone ('tb+ckpt') and the csv export alone ('csv')")
+    parser.add_argument("--export-format", choices=["csv", "np", "pt"], default="csv",
+                        help="memory export format of 'on' (the P3 target is about csv)")
     parser.add_argument("--thread-csv", action="store_true",
                         help="also time 'on/thread': 'on' with the csv files formatted on the export writer's "
                              "thread instead of its low-priority child process")
@@ -74,8 +81,10 @@ def main() -> None:
 
     print(f"machine: {machine_line()}")
     print(f"{args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, {args.rounds} rounds, "
-          f"device {args.device}, csv engine used by the export: {csv_io.csv_engine()}")
-    on = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000, export_csv=True)
+          f"device {args.device}, export format of 'on': {args.export_format}, "
+          f"csv engine: {csv_io.csv_engine()}")
+    on = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000, export_csv=True,
+                  export_format=args.export_format)
     off = OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=False)
     # --breakdown: also "tb+ckpt" (tracking and checkpoints, no export) and "csv" (export only)
     parts = {"tb+ckpt": OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000),
@@ -102,7 +111,7 @@ def main() -> None:
         loop_rates = interleaved_rounds({n: l.run for n, l in loops.items()},
                                         {n: l.num_envs * l.rollouts for n, l in loops.items()},
                                         args.iterations, args.rounds)
-        print(f"  files written by 'on': {count_files(on.directory, '.csv')} csv, "
+        print(f"  files written by 'on': {count_files(on.directory, '_memory_')} memory dumps, "
               f"{count_files(on.directory, '_agent.pt')} agent checkpoints, "
               f"{count_files(on.directory, 'tfevents')} event file(s)")
         print(f"\n{'loop':>7} | {'all rounds env-steps/s':>22} | {'best round':>10} | {'median':>10}")

@@ -4,20 +4,8 @@ Loaded on first use, so that the torch-free modules of this package (``csv_io``,
 import without torch.
 """
 
-from __future__ import annotations
-
-from typing import Any
+from skrl_isaac._lazy import lazy_attributes
 
 __all__ = ["Memory", "RandomMemory"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "Memory":
-        from skrl_isaac.memories.torch.base import Memory
-
-        return Memory
-    if name == "RandomMemory":
-        from skrl_isaac.memories.torch.random import RandomMemory
-
-        return RandomMemory
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {"Memory": "skrl_isaac.memories.torch.base",
+                                         "RandomMemory": "skrl_isaac.memories.torch.random"})
