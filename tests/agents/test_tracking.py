@@ -98,3 +98,14 @@ def test_flush_resets_and_unfinished_episodes_carry_over(device):
     empty = tracker.flush()
     assert empty == {} or "_finished_episodes" not in empty
     assert not math.isnan(tracker._ep_min.sum().item()) and tracker._ep_min[0].item() == math.inf
+
+
+def test_state_from_another_window_loads_and_restarts_the_window():
+    saved = Tracker(2, torch.device("cpu"), window=3)
+    saved.record_step(torch.tensor([[1.0], [2.0]]), torch.tensor([[False], [True]]))
+    plain = Tracker(2, torch.device("cpu"), window=0)  # e.g. resumed with checkpoints off
+    plain.load_state_dict(saved.state_dict())
+    plain.record_step(torch.tensor([[1.0], [1.0]]), torch.tensor([[True], [False]]))
+    out = plain.flush()
+    assert "_window_mean" not in out and out["_finished_episodes"] == 2  # env 1 at step 1, env 0 at step 2
+    assert out["Reward / Total reward (max)"] == 2.0 and out["Episode / Total timesteps (max)"] == 2.0

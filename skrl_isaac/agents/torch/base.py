@@ -112,7 +112,9 @@ class Agent:
 
             self._writer = SummaryWriter(log_dir=self.experiment_dir)
             if self._tracker is None:
-                self._tracker = Tracker(num_envs, self.device, window=self.best_window)
+                # the last-episodes window feeds only the best checkpoint: no ring to keep without checkpoints
+                window = self.best_window if self.checkpoint_interval > 0 else 0
+                self._tracker = Tracker(num_envs, self.device, window=window)
         self._initialized = True
 
     def attach_env(self, env: Any) -> None:

@@ -107,6 +107,8 @@ class Tracker:
 
     def load_state_dict(self, state: dict) -> None:
         for k in self._STATE:
+            if k == "_recent" and state["tensors"][k].shape != self._recent.shape:
+                break  # saved with another window (e.g. checkpoints off now): the window restarts empty
             getattr(self, k).copy_(state["tensors"][k])
         self._sums = {k: v.to(self.device) for k, v in state["sums"].items()}
         self._float_sums = dict(state["float_sums"])
