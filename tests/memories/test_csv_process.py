@@ -133,3 +133,19 @@ def test_in_process_writing_can_be_chosen(tmp_path, monkeypatch, child):
     memory.close()
     assert memory._export_writer.csv_process is None and child.pid is None
     assert len(dumps(tmp_path)) == 2
+
+
+def test_a_child_that_cannot_start_means_in_process_writes(tmp_path, child, monkeypatch, caplog):
+    def no_processes(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(csv_process.subprocess, "Popen", no_processes)
+    memory = make_memory("cpu", 1, 2, str(tmp_path), "csv")
+    with caplog.at_level(logging.WARNING, logger="skrl_isaac"):
+        for step in range(3):
+            add_step(memory, step)
+        memory.close()
+    assert child.in_process and child.pid is None
+    warnings = [r.getMessage() for r in caplog.records if "could not start the csv export process" in r.getMessage()]
+    assert len(warnings) == 1 and "Resource temporarily unavailable" in warnings[0]
+    np.testing.assert_array_equal([load_dump(p)["states"][0, 1, 0] for p in dumps(tmp_path)], [0.01, 1.01, 2.01])

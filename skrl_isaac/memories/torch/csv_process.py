@@ -95,7 +95,7 @@ class CsvProcess:
             # child after the pending dumps, instead of killing the child mid-file
             self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(write_fd)], stdin=subprocess.PIPE,
                                           pass_fds=(write_fd,), env=env, close_fds=True, start_new_session=True)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - e.g. no pass_fds on Windows: write in-process instead
             os.close(read_fd)
             raise CsvProcessGone(f"could not start the csv export process: {exc}") from exc
         finally:
