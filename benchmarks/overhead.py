@@ -93,7 +93,7 @@ def main() -> None:
     if args.thread_csv:
         parts["on/thread"] = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000,
                                       export_csv=True)
-        parts["on/thread"].agent.memory._export_writer = ExportWriter(csv_in_process=False)
+        parts["on/thread"].agent.memory._export_writer = ExportWriter(csv_child=False)
     try:
         on.run(1)
         arrays = {k: v.cpu().numpy() for k, v in on.agent.memory.tensors.items()}

@@ -126,7 +126,7 @@ def test_the_child_finishes_what_it_was_sent_when_the_trainer_dies(tmp_path):
 def test_in_process_writing_can_be_chosen(tmp_path, monkeypatch, child):
     from skrl_isaac.memories.torch import writer
 
-    monkeypatch.setattr(writer, "EXPORT_PROCESS", False)
+    monkeypatch.setattr(writer, "CSV_CHILD", False)
     memory = make_memory("cpu", 1, 1, str(tmp_path), "csv")
     for step in range(2):
         add_step(memory, step)

@@ -223,7 +223,7 @@ def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
 def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch):
     # csv on the writer's own thread, so the fault injected here (os.fsync) reaches the write
     # (the child-process path has its own failure tests in test_csv_process.py)
-    monkeypatch.setattr(writer_mod, "EXPORT_PROCESS", False)
+    monkeypatch.setattr(writer_mod, "CSV_CHILD", False)
     memory = make_memory("cpu", 2, 2, str(tmp_path), "csv")
     for step in range(3):  # fills cycle 1; the next write exports it
         add_step(memory, step)

@@ -9,8 +9,8 @@ down instead of growing memory without bound. A failed write is kept and raised 
 
 csv dumps are formatted and written by a low-priority child process (:mod:`csv_process`; the
 worker thread hands each one over and waits for it), so their text formatting takes neither the
-training process's GIL nor CPU the loop wants. ``EXPORT_PROCESS = False`` (or a writer built with
-``csv_in_process=False``) writes them on the worker thread instead.
+training process's GIL nor CPU the loop wants. ``CSV_CHILD = False`` (or a writer built with
+``csv_child=False``) writes them on the worker thread instead.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from skrl_isaac.memories.torch import csv_process
 
-EXPORT_PROCESS = True  # csv dumps: written by a low-priority child process (False: on the worker thread)
+CSV_CHILD = True  # csv dumps: written by a low-priority child process (False: on the worker thread)
 _LIVE_WRITERS: "weakref.WeakSet[ExportWriter]" = weakref.WeakSet()
 
 
@@ -36,11 +36,11 @@ class ExportWriter:
     """One daemon worker thread writing the submitted snapshots in submission order.
 
     :param max_pending: snapshots alive at once, the one being written included (``>= 1``)
-    :param csv_in_process: write csv dumps through the low-priority child process
-        (:attr:`csv_process`, :func:`csv_process.shared`); default :data:`EXPORT_PROCESS`
+    :param csv_child: write csv dumps through the low-priority child process
+        (:attr:`csv_process`, :func:`csv_process.shared`); default :data:`CSV_CHILD`
     """
 
-    def __init__(self, max_pending: int = 2, csv_in_process: bool | None = None) -> None:
+    def __init__(self, max_pending: int = 2, csv_child: bool | None = None) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.max_pending = max_pending
@@ -50,8 +50,8 @@ class ExportWriter:
         self._errors: list[MemoryExportError] = []
         self._thread: threading.Thread | None = None
         self.failed = False  # plain attribute: cheap to poll on the hot path
-        in_process = EXPORT_PROCESS if csv_in_process is None else csv_in_process
-        self.csv_process: csv_process.CsvProcess | None = csv_process.shared() if in_process else None
+        use_child = CSV_CHILD if csv_child is None else csv_child
+        self.csv_process: csv_process.CsvProcess | None = csv_process.shared() if use_child else None
         _LIVE_WRITERS.add(self)
 
     # -- producer side ------------------------------------------------------------------------
