@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
