@@ -60,8 +60,9 @@ class CsvProcess:
         self._lock = threading.Lock()
         self.in_process = False  # True once the child is gone: write here
 
-    def write(self, path: str, arrays: dict[str, np.ndarray], engine: str) -> None:
-        """Write ``arrays`` as csv to ``path`` (atomically, with ``engine``) and return once it is on
+    def write(self, path: str, arrays: dict[str, np.ndarray], engine: str | None = None) -> None:
+        """Write ``arrays`` as csv to ``path`` (atomically, with ``engine``: None for the default of
+        :func:`csv_io.csv_engine` where the file is written) and return once it is on
         disk: in the child, or here if the child is gone. Raises the write's error (``OSError``
         with errno and file name where it was one)."""
         if not self.in_process:
@@ -103,7 +104,7 @@ class CsvProcess:
             os.close(write_fd)
         self._replies = os.fdopen(read_fd, "rb")
 
-    def write_in_child(self, path: str, arrays: dict[str, np.ndarray], engine: str) -> None:
+    def write_in_child(self, path: str, arrays: dict[str, np.ndarray], engine: str | None) -> None:
         """Have the child write ``arrays`` as csv to ``path`` (atomically) with ``engine``; return once
         it is on disk. Raises the child's error (``OSError`` with errno and file name where it was
         one), or :class:`CsvProcessGone` if the child is not running."""

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from skrl_isaac.memories.torch.csv_io import csv_engine
+from skrl_isaac.memories.torch import csv_io
 from skrl_isaac.memories.torch.csv_process import CsvProcess, write_csv_file
 from skrl_isaac.utils.files import atomic_write
 
@@ -126,7 +126,8 @@ def write_dump(path: str, tensors: dict[str, torch.Tensor], fmt: str, csv_proces
         arrays = {k: v.numpy() for k, v in tensors.items()}
         atomic_write(path, lambda f: np.savez(f, **arrays))
     elif csv_process is not None:
-        csv_process.write(path, {k: v.numpy() for k, v in tensors.items()}, csv_engine())
+        # the engine as set here (csv_io.CSV_ENGINE), else the child's default: polars is imported there only
+        csv_process.write(path, {k: v.numpy() for k, v in tensors.items()}, csv_io.CSV_ENGINE)
     else:
         write_csv_file(path, {k: v.numpy() for k, v in tensors.items()})
 
