@@ -191,8 +191,9 @@ class Humanoid(LocomotionTask):
         self._pot0 = -math.hypot(1000.0 - float(m.qpos0[0]), float(m.qpos0[1])) / self.dt
         # energyCost * motor_effort_ratio and jointsAtLimitCost / 0.02 * motor_effort_ratio per DOF
         # (IsaacGymEnvs weighs both costs by the effort *ratio*, effort / max effort, in [1/6, 1])
-        self._energy_w = torch.tensor(self.energy_cost_scale * effort / effort.max(), **f32)
-        self._limit_w = torch.tensor(self.joints_at_limit_cost_scale / 0.02 * effort / effort.max(), **f32)
+        effort_ratio = effort / self.max_motor_effort
+        self._energy_w = torch.tensor(self.energy_cost_scale * effort_ratio, **f32)
+        self._limit_w = torch.tensor(self.joints_at_limit_cost_scale / 0.02 * effort_ratio, **f32)
         self._u = torch.zeros((n, nd), **f32)
         self._over = torch.zeros((n, nd), **f32)
         self._cost = torch.zeros(n, **f32)
