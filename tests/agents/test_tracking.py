@@ -51,11 +51,14 @@ def episodes(draw):
     return rewards, np.array(dones).reshape(steps, envs), draw(st.sampled_from([0, 1, 3]))
 
 
-@settings(max_examples=60, deadline=None)
-@given(episodes())
-def test_flush_matches_the_reference(data):
+BLOCKS = st.sampled_from([1, 3, 16])  # steps folded together: every step, mid-run folds, only at flush
+
+
+@settings(max_examples=80, deadline=None)
+@given(episodes(), BLOCKS)
+def test_flush_matches_the_reference(data, block_steps):
     rewards, dones, window = data
-    tracker = Tracker(rewards.shape[1], torch.device("cpu"), window=window)
+    tracker = Tracker(rewards.shape[1], torch.device("cpu"), window=window, block_steps=block_steps)
     for r, d in zip(rewards, dones):
         tracker.record_step(torch.tensor(r).view(-1, 1), torch.tensor(d).view(-1, 1))
     got, want = tracker.flush(), reference(rewards, dones, window)
@@ -64,20 +67,32 @@ def test_flush_matches_the_reference(data):
         assert got[tag] == pytest.approx(value, rel=1e-6, abs=1e-6), tag
 
 
-@settings(max_examples=30, deadline=None)
-@given(episodes(), st.integers(0, 12))
-def test_state_dict_resumes_exactly(data, cut):
+@settings(max_examples=40, deadline=None)
+@given(episodes(), st.integers(0, 12), BLOCKS, BLOCKS)
+def test_state_dict_resumes_exactly(data, cut, block_steps, resumed_block_steps):
     rewards, dones, window = data
     cut = min(cut, len(rewards))
     envs = rewards.shape[1]
+    # real-valued rewards: a resume that folded other blocks than the straight run would add in another order
+    rewards = rewards + np.float32(1 / 3)
     steps = [(torch.tensor(r).view(-1, 1), torch.tensor(d).view(-1, 1)) for r, d in zip(rewards, dones)]
-    straight = Tracker(envs, torch.device("cpu"), window=window)
-    first = Tracker(envs, torch.device("cpu"), window=window)
+    straight = Tracker(envs, torch.device("cpu"), window=window, block_steps=block_steps)
+    first = Tracker(envs, torch.device("cpu"), window=window, block_steps=block_steps)
     for step in steps:
         straight.record_step(*step)
     for step in steps[:cut]:
         first.record_step(*step)
-    resumed = Tracker(envs, torch.device("cpu"), window=window)
+    if resumed_block_steps != block_steps:  # another block size: the same statistics, not the same bits
+        resumed = Tracker(envs, torch.device("cpu"), window=window, block_steps=resumed_block_steps)
+        resumed.load_state_dict(first.state_dict())
+        for step in steps[cut:]:
+            resumed.record_step(*step)
+        got, want = resumed.flush(), straight.flush()
+        assert set(got) == set(want)
+        for tag, value in want.items():
+            assert got[tag] == pytest.approx(value, rel=1e-5, abs=1e-5), tag
+        return
+    resumed = Tracker(envs, torch.device("cpu"), window=window, block_steps=block_steps)
     resumed.load_state_dict(first.state_dict())
     for step in steps[cut:]:
         resumed.record_step(*step)
@@ -109,3 +124,18 @@ def test_state_from_another_window_loads_and_restarts_the_window():
     out = plain.flush()
     assert "_window_mean" not in out and out["_finished_episodes"] == 2  # env 1 at step 1, env 0 at step 2
     assert out["Reward / Total reward (max)"] == 2.0 and out["Episode / Total timesteps (max)"] == 2.0
+
+
+def test_many_episodes_ending_in_one_block_keep_the_last_ones_in_the_window(device):
+    tracker = Tracker(4, torch.device(device), window=3, block_steps=8)
+    for step in range(2):  # 8 episodes end within one block; the window must hold the last 3 in order
+        tracker.record_step(torch.tensor([1.0, 2.0, 3.0, 4.0], device=device) + 10 * step,
+                            torch.ones(4, dtype=torch.bool, device=device))
+    out = tracker.flush()
+    assert out["_finished_episodes"] == 8
+    assert out["_window_mean"] == pytest.approx((12 + 13 + 14) / 3)
+
+
+def test_block_steps_must_be_positive():
+    with pytest.raises(ValueError, match="block_steps must be >= 1"):
+        Tracker(2, torch.device("cpu"), block_steps=0)

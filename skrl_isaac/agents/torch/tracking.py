@@ -18,12 +18,26 @@ class Tracker:
     :param device: device of the accumulators (the environment's device)
     :param window: number of last finished episodes whose mean return :meth:`flush` reports as
                    ``_window_mean`` once that many have finished (<= 0: off)
+    :param block_steps: steps whose statistics are folded in together (default :attr:`block_steps`)
+
+    :meth:`record_step` does the per-step minimum (5 small in-place ops): it advances the per-env
+    episode returns and lengths, restarts the finished ones, and keeps the step's rewards, dones and
+    pre-restart episode values in a block of :attr:`block_steps` steps. The statistics (instantaneous
+    reward, finished episodes, the window) are folded in for the whole block at once, when it is full
+    and before every read (:meth:`flush`, :meth:`state_dict`). Episode returns accumulate step by step
+    as before, so they are the same numbers; only sums over many episodes are added in another order.
     """
 
-    def __init__(self, num_envs: int, device: torch.device, window: int = 0) -> None:
+    block_steps = 16  # steps kept before their statistics are folded in (one fold per block)
+
+    def __init__(self, num_envs: int, device: torch.device, window: int = 0, block_steps: int | None = None) -> None:
+        if block_steps is not None:
+            if block_steps < 1:
+                raise ValueError(f"block_steps must be >= 1, got {block_steps}")
+            self.block_steps = int(block_steps)
         self.device = device
         self.window = max(int(window), 0)
-        # ring buffer of the last `window` finished returns; slot `window` takes the unfinished envs' writes
+        # ring buffer of the last `window` finished returns; slot `window` takes the discarded writes
         self._recent = torch.zeros(self.window + 1, device=device)
         self._recent_count = torch.zeros((), dtype=torch.long, device=device)
         self._sums: dict[str, torch.Tensor] = {}
@@ -32,22 +46,24 @@ class Tracker:
         self._stats: dict[str, torch.Tensor] = {}  # add_stats: tag -> summed (max, min, mean)
         self._stats_counts: dict[str, int] = {}
         # running per-env episode accumulators, rows (return, length, 1): one (3, num_envs) tensor, so
-        # the finished episodes' sums and count are one matrix-vector product per step
+        # a block's finished episodes' sums and count are one contraction
         self._episodes = torch.zeros((3, num_envs), device=device)
         self._episodes[2] = 1.0
         self.episode_return, self.episode_length = self._episodes[0], self._episodes[1]
         self._ongoing = self._episodes[:2]
-        self._masked = torch.zeros((2, num_envs), device=device)
-        self._inf = torch.tensor(math.inf, device=device)
-        self._neg_inf = torch.tensor(-math.inf, device=device)
-        self._done = torch.zeros(num_envs, device=device)
+        # the current block: per step (reward, 1.0) (added to the episodes in one op), dones, and the
+        # (return, length, 1) of every env right after the step, before finished ones restart
+        self._pending = 0
+        self._increments = torch.zeros((self.block_steps, 2, num_envs), device=device)
+        self._increments[:, 1] = 1.0
+        self._dones = torch.zeros((self.block_steps, num_envs), dtype=torch.bool, device=device)
+        self._ended = torch.zeros((self.block_steps, 3, num_envs), device=device)
         # finished-episode statistics since the last flush, for (return, length), and their count
         self._ep_totals = torch.zeros(3, device=device)  # (sum of returns, sum of lengths, count)
         self._ep_sum, self._ep_count = self._ep_totals[:2], self._ep_totals[2]
         self._ep_min = torch.full((2,), math.inf, device=device)
         self._ep_max = torch.full((2,), -math.inf, device=device)
-        self._ep_min_step = torch.zeros(2, device=device)
-        self._ep_max_step = torch.zeros(2, device=device)
+        self._inf = torch.tensor(math.inf, device=device)
 
     def add(self, tag: str, value: torch.Tensor | float) -> None:
         """Add one value of ``tag`` (a tensor stays on its device; a number stays on the host)."""
@@ -63,13 +79,17 @@ class Tracker:
         """Add ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of ``values`` (reduced on the device)."""
         values = values.detach().to(torch.float32)
         v_min, v_max = torch.aminmax(values)
-        stats = torch.stack((v_max, v_min, values.mean())).to(self.device)
+        self._add_stats(tag, torch.stack((v_max, v_min, values.mean())), 1)
+
+    def _add_stats(self, tag: str, stats: torch.Tensor, count: int) -> None:
+        """Add the sums over ``count`` samples of (max, min, mean) of ``tag``."""
+        stats = stats.to(self.device)
         total = self._stats.get(tag)
         if total is None:
             self._stats[tag] = stats
         else:
             total.add_(stats)
-        self._stats_counts[tag] = self._stats_counts.get(tag, 0) + 1
+        self._stats_counts[tag] = self._stats_counts.get(tag, 0) + count
 
     def record_step(self, rewards: torch.Tensor, dones: torch.Tensor) -> None:
         """Fold one environment step into the instantaneous reward and episode statistics.
@@ -77,35 +97,56 @@ class Tracker:
         :param rewards: ``(num_envs, 1)`` or ``(num_envs,)`` rewards of the step
         :param dones: ``(num_envs, 1)`` or ``(num_envs,)`` booleans, episode finished at this step
         """
-        rewards = rewards.reshape(-1).to(torch.float32)
-        dones = dones.reshape(-1).to(torch.bool)
-        self.add_stats("Reward / Instantaneous reward", rewards)
+        k = self._pending
+        dones = dones.reshape(-1)
+        increment = self._increments[k]
+        increment[0].copy_(rewards.reshape(-1))
+        self._dones[k].copy_(dones)
+        self._ongoing.add_(increment)  # returns += rewards, lengths += 1
+        self._ended[k].copy_(self._episodes)
+        self._ongoing.masked_fill_(self._dones[k], 0.0)  # finished episodes restart from 0
+        self._pending = k + 1
+        if self._pending == self.block_steps:
+            self._fold()
 
-        self.episode_return.add_(rewards)
-        self.episode_length.add_(1.0)
-        done = self._done.copy_(dones)  # 1.0 where an episode ended
-        self._ep_totals.addmv_(self._episodes, done)  # += (returns, lengths, count) of the finished ones
-        torch.amin(torch.where(dones, self._ongoing, self._inf, out=self._masked), dim=1, out=self._ep_min_step)
-        torch.minimum(self._ep_min, self._ep_min_step, out=self._ep_min)
-        torch.amax(torch.where(dones, self._ongoing, self._neg_inf, out=self._masked), dim=1, out=self._ep_max_step)
-        torch.maximum(self._ep_max, self._ep_max_step, out=self._ep_max)
+    def _fold(self) -> None:
+        """Fold the pending block's statistics in (device ops only; no host read)."""
+        k, self._pending = self._pending, 0
+        if k == 0:
+            return
+        rewards, dones, ended = self._increments[:k, 0], self._dones[:k], self._ended[:k]
+        self._add_stats("Reward / Instantaneous reward",
+                        torch.stack((rewards.amax(dim=1).sum(), rewards.amin(dim=1).sum(), rewards.mean(dim=1).sum())), k)
+        done = dones.to(ended.dtype)
+        self._ep_totals.add_(torch.einsum("tcn,tn->c", ended, done))  # (returns, lengths, count) of the finished
+        values = ended[:, :2].transpose(0, 1).reshape(2, -1)  # (return, length) of every (step, env)
+        mask = dones.reshape(1, -1)
+        torch.minimum(self._ep_min, torch.where(mask, values, self._inf).amin(dim=1), out=self._ep_min)
+        torch.maximum(self._ep_max, torch.where(mask, values, -self._inf).amax(dim=1), out=self._ep_max)
         if self.window:
-            slots = torch.where(dones, (self._recent_count + dones.cumsum(0) - 1) % self.window, self.window)
-            self._recent.scatter_(0, slots, self.episode_return)
-            self._recent_count.add_(dones.sum())
-        self._ongoing.mul_(done.neg_().add_(1.0))  # finished episodes restart from 0
+            finished = dones.reshape(-1)
+            rank = finished.cumsum(0)  # 1-based, in step then env order; only the last `window` are kept
+            keep = finished & (rank > rank[-1] - self.window)
+            slots = torch.where(keep, (self._recent_count + rank - 1) % self.window, self.window)
+            self._recent.scatter_(0, slots, values[0])
+            self._recent_count.add_(rank[-1])
 
     _STATE = ("episode_return", "episode_length", "_ep_count", "_ep_sum", "_ep_min", "_ep_max", "_recent",
               "_recent_count")
 
     def state_dict(self) -> dict:
-        """Accumulators (device tensors and host sums) for an exact resume."""
+        """Accumulators (device tensors and host sums) for an exact resume. The pending block is saved
+        as it is (not folded), so a resumed run folds the same blocks as an uninterrupted one."""
+        k = self._pending
         return {"tensors": {k: getattr(self, k).clone() for k in self._STATE},
+                "pending": {"rewards": self._increments[:k, 0].clone(), "dones": self._dones[:k].clone(),
+                            "ended": self._ended[:k].clone()},
                 "sums": {k: v.clone() for k, v in self._sums.items()},
                 "float_sums": dict(self._float_sums), "counts": dict(self._counts),
                 "stats": {k: v.clone() for k, v in self._stats.items()}, "stats_counts": dict(self._stats_counts)}
 
     def load_state_dict(self, state: dict) -> None:
+        self._pending = 0
         for k in self._STATE:
             if k == "_recent" and state["tensors"][k].shape != self._recent.shape:
                 break  # saved with another window (e.g. checkpoints off now): the window restarts empty
@@ -115,6 +156,17 @@ class Tracker:
         self._counts = dict(state["counts"])
         self._stats = {k: v.to(self.device) for k, v in state.get("stats", {}).items()}
         self._stats_counts = dict(state.get("stats_counts", {}))
+        # the saved pending block last, so a fold (only if block_steps changed) adds to the loaded sums
+        pending = state.get("pending", {"rewards": torch.zeros(0, 1), "dones": None, "ended": None})
+        for start in range(0, len(pending["rewards"]), self.block_steps):  # (block_steps may have changed)
+            stop = min(start + self.block_steps, len(pending["rewards"]))
+            k = stop - start
+            self._increments[:k, 0].copy_(pending["rewards"][start:stop])
+            self._dones[:k].copy_(pending["dones"][start:stop])
+            self._ended[:k].copy_(pending["ended"][start:stop])
+            self._pending = k
+            if k == self.block_steps:
+                self._fold()
 
     def flush(self) -> dict[str, float]:
         """Return the mean of every tracked tag and the finished-episode statistics, then reset.
@@ -123,6 +175,7 @@ class Tracker:
         at least one episode finished since the last flush, and are computed over the finished
         episodes alone (unfinished environments never count).
         """
+        self._fold()
         stat_tags = list(self._stats)
         tags = list(self._sums)
         episode = torch.cat((self._ep_count.view(1), self._ep_sum, self._ep_min, self._ep_max,
