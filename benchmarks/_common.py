@@ -50,13 +50,17 @@ class OursLoop:
     """Our PPO (``skrl_isaac``, built as the CLI builds it) on the embedded Ant.
 
     ``run(iterations)`` trains ``iterations`` PPO iterations (``rollouts`` env steps + one update
-    each) continuing where the previous call stopped, and returns the seconds it took, including
-    ``agent.close()`` (flushes TensorBoard, waits for pending memory exports).
+    each) continuing where the previous call stopped, and returns the seconds it took, including the
+    end of ``train()``: ``agent.close()`` (closes TensorBoard's writer, exports the last fill cycle
+    and waits for pending memory exports), or with ``steady=True`` only the wait for the exports
+    already handed over (nothing of this loop's runs on in the background during another loop's
+    round), so that rounds continue one long run: one TensorBoard writer and event file, each fill
+    cycle exported when the next one starts, as in a real run. :meth:`close` closes the agent.
     """
 
     def __init__(self, num_envs: int, device: str = "cpu", train: str = "AntPPO", write_interval: int = 250,
                  checkpoint_interval: int = 0, export_csv: bool = False, seed: int = 0,
-                 export_format: str = "csv") -> None:
+                 export_format: str = "csv", steady: bool = False) -> None:
         from skrl_isaac.cli.builders import build_agent
         from skrl_isaac.envs.torch import load_embedded_env, wrap_env
         from skrl_isaac.trainers.torch import SequentialTrainer
@@ -75,6 +79,7 @@ class OursLoop:
             "summary": False})
         self.timestep = 0
         self.device = torch.device(device)
+        self.steady = steady
 
     @property
     def directory(self) -> str:
@@ -84,13 +89,28 @@ class OursLoop:
         start = time.perf_counter()
         self.trainer.initial_timestep = self.timestep
         self.trainer.timesteps = self.timestep + self.rollouts * iterations
-        self.trainer.train()
+        if self.steady:
+            self.agent.close = self._wait_for_exports  # the trainer's end-of-train() call (instance attribute)
+            try:
+                self.trainer.train()
+            finally:
+                del self.agent.close
+        else:
+            self.trainer.train()
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         self.timestep = self.trainer.timesteps
         return time.perf_counter() - start
 
+    def _wait_for_exports(self) -> None:
+        memory = self.agent.memory
+        if memory is not None and memory._export_writer is not None:
+            memory._export_writer.wait()
+            memory._raise_export_error()
+
     def close(self) -> None:
+        if self.steady:
+            self.agent.close()
         self.env.close()
         self._tmp.cleanup()
 

@@ -8,8 +8,9 @@ Two copies of our PPO loop on the embedded Ant (AntPPO.yaml, ``--num-envs`` envs
 
 run in interleaved rounds of ``--iterations`` PPO iterations (default 24 rounds of 16 iterations =
 6144 steps per loop: six checkpoints and 24 TensorBoard writes fall inside); each round of ``on``
-ends with ``agent.close()`` waiting for its last csv files (a wait a real run has once, here once
-per round). Printed: env-steps/s of each (over all rounds, best round, median round) and the cost
+ends waiting for the exports it handed over, so none of its background work runs during another
+loop's round (``--close-rounds``: ``agent.close()`` ends every round instead, closing TensorBoard's
+writer and exporting the last fill cycle, costs a real run has once). Printed: env-steps/s of each (over all rounds, best round, median round) and the cost
 ``1 - on/off`` from the totals (total steps over total time of all rounds: the headline figure,
 since a median would drop the rounds that hold a checkpoint) with its 95% bootstrap interval
 (rounds resampled in pairs), and the median of the per-round ratios; target <= 3%. The verdict is
@@ -67,6 +68,9 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="torch.set_num_threads for the whole process (<= 0: torch's default, all cores)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--close-rounds", action="store_true",
+                        help="end every round with agent.close() (a new TensorBoard event file per round) instead "
+                             "of only waiting for the round's pending exports")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time tracking+checkpoints alone ('tb+ckpt') and the csv export alone ('csv')")
     parser.add_argument("--export-format", choices=["csv", "np", "pt"], default="csv",
@@ -85,16 +89,18 @@ def main() -> None:
     print(f"{args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, {args.rounds} rounds, "
           f"device {args.device}, export format of 'on': {args.export_format}, "
           f"csv engine: {csv_io.csv_engine()}")
-    on = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000, export_csv=True,
-                  export_format=args.export_format)
-    off = OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=False)
+
+    def loop(**kwargs) -> OursLoop:
+        return OursLoop(args.num_envs, args.device, steady=not args.close_rounds, **kwargs)
+
+    on = loop(write_interval=250, checkpoint_interval=1000, export_csv=True, export_format=args.export_format)
+    off = loop(write_interval=0, checkpoint_interval=0, export_csv=False)
     # --breakdown: also "tb+ckpt" (tracking and checkpoints, no export) and "csv" (export only)
-    parts = {"tb+ckpt": OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000),
-             "csv": OursLoop(args.num_envs, args.device, write_interval=0, checkpoint_interval=0, export_csv=True),
+    parts = {"tb+ckpt": loop(write_interval=250, checkpoint_interval=1000),
+             "csv": loop(write_interval=0, checkpoint_interval=0, export_csv=True),
              } if args.breakdown else {}
     if args.thread_csv:
-        parts["on/thread"] = OursLoop(args.num_envs, args.device, write_interval=250, checkpoint_interval=1000,
-                                      export_csv=True)
+        parts["on/thread"] = loop(write_interval=250, checkpoint_interval=1000, export_csv=True)
         parts["on/thread"].agent.memory._export_writer = ExportWriter(csv_child=False)
     try:
         on.run(1)

@@ -50,9 +50,12 @@ def write_csv(f: Any, arrays: dict[str, np.ndarray], engine: str | None = None) 
     text = isinstance(f, io.TextIOBase)
     write = f.write if text else (lambda s: f.write(s.encode("utf-8")))  # (tensor names may be non-ASCII)
     write(",".join(csv_columns(arrays)) + "\n")
-    if engine == "polars":
-        data = _polars_csv_body(arrays)
-        f.write(data.decode("ascii") if text else data)
+    if engine == "polars" and text:
+        f.write(_polars_csv_body(arrays).decode("ascii"))
+    elif engine == "polars":
+        if hasattr(f, "flush"):
+            f.flush()  # the header first, whether polars writes through f or to its file descriptor
+        _polars_frame(arrays).write_csv(f, include_header=False, quote_style="never")  # no copy of the text
     else:
         _numpy_csv_body(write, arrays)
 
@@ -107,6 +110,14 @@ def _polars_csv_body(arrays: dict[str, np.ndarray]) -> bytes:
     with a decimal point or an exponent (``-0.0``, ``3.0``, ``1e+19``), so readers infer floats;
     float16 goes through float32 (which holds it exactly); booleans are written as 0/1.
     """
+    buffer = io.BytesIO()
+    _polars_frame(arrays).write_csv(buffer, include_header=False, quote_style="never")
+    return buffer.getvalue()
+
+
+def _polars_frame(arrays: dict[str, np.ndarray]) -> Any:
+    """One ``polars.DataFrame`` column per csv column after the header's ``step, env`` (see
+    :func:`_polars_csv_body`)."""
     pl = _polars()
     steps, envs, flat = _flat(arrays)
     columns = {"0": np.repeat(np.arange(steps, dtype=np.int64), envs),
@@ -118,9 +129,7 @@ def _polars_csv_body(arrays: dict[str, np.ndarray]) -> bytes:
             a = a.astype(np.float32)
         for column in np.ascontiguousarray(a.T):
             columns[str(len(columns))] = column
-    buffer = io.BytesIO()
-    pl.DataFrame(columns).write_csv(buffer, include_header=False, quote_style="never")
-    return buffer.getvalue()
+    return pl.DataFrame(columns)
 
 
 _POLARS: Any = False  # not looked up yet
