@@ -34,7 +34,7 @@ from typing import Any
 import torch
 
 from _common import (OursLoop, interleaved_rounds, load_train_cfg, machine_line, ratio_stats, set_torch_threads,
-                     total_rate)
+                     total_rate, total_ratio_ci)
 
 
 # -- skrl 2.1.1 side --------------------------------------------------------------------------
@@ -231,9 +231,10 @@ def main() -> None:
         if name in rates:
             total = total_rate(rates["ours"]) / total_rate(rates[name])
             med, best = ratio_stats(rates["ours"], rates[name])
+            low, high = total_ratio_ci(rates["ours"], rates[name])
             verdict = "meets" if min(total, med) >= target else "BELOW"
-            print(f"ours / {name}: {total:.2f}x (all rounds), {med:.2f}x (median of per-round ratios), "
-                  f"{best:.2f}x (best rounds); target >= {target}x: {verdict}")
+            print(f"ours / {name}: {total:.2f}x (all rounds; 95% interval {low:.2f}x .. {high:.2f}x), "
+                  f"{med:.2f}x (median of per-round ratios), {best:.2f}x (best rounds); target >= {target}x: {verdict}")
     print(f"machine after: {machine_line()}")
 
 

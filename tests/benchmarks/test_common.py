@@ -1,0 +1,49 @@
+"""benchmarks/_common.py: the interval the P2/P3 verdicts rest on, and the steady rounds of OursLoop."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "benchmarks"))
+
+from _common import OursLoop, total_rate, total_ratio_ci  # noqa: E402
+
+RATES = st.lists(st.floats(100.0, 1e5), min_size=2, max_size=30)
+
+
+@settings(max_examples=50, deadline=None)
+@given(RATES, st.floats(0.5, 2.0))
+def test_a_constant_ratio_has_no_spread(den, ratio):
+    low, high = total_ratio_ci([ratio * r for r in den], den)
+    assert low == pytest.approx(ratio, rel=1e-9) and high == pytest.approx(ratio, rel=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(100.0, 1e5), st.floats(100.0, 1e5)), min_size=2, max_size=30))
+def test_the_interval_holds_the_ratio_of_totals(pairs):
+    num, den = [a for a, _ in pairs], [b for _, b in pairs]
+    low, high = total_ratio_ci(num, den)
+    point = total_rate(num) / total_rate(den)
+    assert low <= point * (1 + 1e-9) and point <= high * (1 + 1e-9)
+    assert min(a / b for a, b in pairs) * (1 - 1e-9) <= low <= high <= max(a / b for a, b in pairs) * (1 + 1e-9)
+
+
+def test_steady_rounds_continue_one_run():
+    loop = OursLoop(8, write_interval=8, checkpoint_interval=0, export_csv=True, steady=True)
+    try:
+        loop.run(1)
+        loop.run(2)
+        writer = loop.agent.memory._export_writer
+        assert writer is not None and writer._queue.unfinished_tasks == 0  # nothing left running between rounds
+        folder = loop.directory
+        assert sum(n.endswith(".csv") for _, _, names in os.walk(folder) for n in names) == 2  # 3rd: at next fill
+        assert sum("tfevents" in n for _, _, names in os.walk(folder) for n in names) == 1
+        assert loop.timestep == 3 * loop.rollouts
+    finally:
+        loop.close()
