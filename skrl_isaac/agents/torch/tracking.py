@@ -137,10 +137,10 @@ class Tracker:
     def state_dict(self) -> dict:
         """Accumulators (device tensors and host sums) for an exact resume. The pending block is saved
         as it is (not folded), so a resumed run folds the same blocks as an uninterrupted one."""
-        k = self._pending
+        steps = self._pending
         return {"tensors": {k: getattr(self, k).clone() for k in self._STATE},
-                "pending": {"rewards": self._increments[:k, 0].clone(), "dones": self._dones[:k].clone(),
-                            "ended": self._ended[:k].clone()},
+                "pending": {"rewards": self._increments[:steps, 0].clone(), "dones": self._dones[:steps].clone(),
+                            "ended": self._ended[:steps].clone()},
                 "sums": {k: v.clone() for k, v in self._sums.items()},
                 "float_sums": dict(self._float_sums), "counts": dict(self._counts),
                 "stats": {k: v.clone() for k, v in self._stats.items()}, "stats_counts": dict(self._stats_counts)}
