@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -149,3 +150,36 @@ def test_a_child_that_cannot_start_means_in_process_writes(tmp_path, child, monk
     warnings = [r.getMessage() for r in caplog.records if "could not start the csv export process" in r.getMessage()]
     assert len(warnings) == 1 and "Resource temporarily unavailable" in warnings[0]
     np.testing.assert_array_equal([load_dump(p)["states"][0, 1, 0] for p in dumps(tmp_path)], [0.01, 1.01, 2.01])
+
+
+def test_a_starved_child_does_not_stall_training(tmp_path, child, monkeypatch, caplog):
+    from skrl_isaac.memories.torch import writer
+
+    monkeypatch.setattr(writer, "STARVED_AFTER", 0.2)
+    child.start()
+    os.kill(child.pid, signal.SIGSTOP)  # gets no CPU at all, as under a machine-wide load
+    memory = make_memory("cpu", 2, 3, str(tmp_path), "csv")
+    try:
+        with caplog.at_level(logging.WARNING, logger="skrl_isaac"):
+            start = time.monotonic()
+            loop = threading.Thread(target=lambda: [add_step(memory, step) for step in range(12)], daemon=True)
+            loop.start()  # cycles 1-5 are exported during these steps (the 6th by close)
+            loop.join(timeout=20)
+            elapsed = time.monotonic() - start
+            assert not loop.is_alive(), "training stalled behind the starved csv child"
+        # cycles 1 and 2 hold the two slots (sent to the stopped child); 3 waited 0.2 s once and was
+        # written here, as were 4 and 5 without waiting
+        assert memory._export_writer.written_now == 3
+        assert elapsed < 3.0
+        here = [p for p in dumps(tmp_path) if p.endswith(("00000003.csv", "00000004.csv", "00000005.csv"))]
+        assert len(here) == 3
+        behind = [r for r in caplog.records if "behind" in r.getMessage()]
+        assert len(behind) == 1
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+    memory.close()  # the child writes cycles 1, 2; cycle 6 goes through it again
+    written = dumps(tmp_path)
+    assert [os.path.basename(p)[-12:] for p in written] == [f"{c:08d}.csv" for c in range(1, 7)]
+    for cycle, path in enumerate(written, start=1):
+        np.testing.assert_array_equal(load_dump(path)["states"][:, 0, 0], [2 * cycle - 2, 2 * cycle - 1])
+    assert not child.in_process

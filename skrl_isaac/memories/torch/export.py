@@ -269,7 +269,9 @@ def export_fill(memory: "Memory") -> None:
         return tensors, ready
 
     writer = memory._export_writer
-    writer.submit(path, take, lambda p, tensors: write_dump(p, tensors, fmt, writer.csv_process))
+    # csv through the idle-priority child: if it is starved of CPU, the dump is written here instead
+    write_now = (lambda p, tensors: write_dump(p, tensors, fmt)) if fmt == "csv" and writer.csv_process else None
+    writer.submit(path, take, lambda p, tensors: write_dump(p, tensors, fmt, writer.csv_process), write_now)
 
 
 def load_memory(memory: "Memory", path: str | os.PathLike) -> None:

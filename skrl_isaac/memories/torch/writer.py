@@ -11,6 +11,13 @@ csv dumps are formatted and written by a low-priority child process (:mod:`csv_p
 worker thread hands each one over and waits for it), so their text formatting takes neither the
 training process's GIL nor CPU the loop wants. ``CSV_CHILD = False`` (or a writer built with
 ``csv_child=False``) writes them on the worker thread instead.
+
+On a machine kept busy by other processes (several seeds trained side by side, say) an idle-priority
+child may get too little CPU to keep up, and waiting for it would stall training. (With 2 and 4
+busy processes beside a 256-env PPO run on the 2-core test machine it still kept up: training slows
+down too.) So a submit that finds every slot still taken for ``starved_after`` seconds writes that
+dump itself, on the calling thread and at its priority, and goes on doing so, without waiting,
+while the slots stay taken; the child catches up in the background.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any, Callable
 from skrl_isaac.memories.torch import csv_process
 
 CSV_CHILD = True  # csv dumps: written by a low-priority child process (False: on the worker thread)
+STARVED_AFTER = 0.25  # seconds a submit waits for a slot before writing its dump itself (when it can)
 _LIVE_WRITERS: "weakref.WeakSet[ExportWriter]" = weakref.WeakSet()
 
 
@@ -38,12 +46,18 @@ class ExportWriter:
     :param max_pending: snapshots alive at once, the one being written included (``>= 1``)
     :param csv_child: write csv dumps through the low-priority child process
         (:attr:`csv_process`, :func:`csv_process.shared`); default :data:`CSV_CHILD`
+    :param starved_after: seconds a submit with a ``write_now_fn`` waits for a free slot before it
+        writes the dump itself (default :data:`STARVED_AFTER`)
     """
 
-    def __init__(self, max_pending: int = 2, csv_child: bool | None = None) -> None:
+    def __init__(self, max_pending: int = 2, csv_child: bool | None = None, starved_after: float | None = None) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.max_pending = max_pending
+        self.starved_after = STARVED_AFTER if starved_after is None else float(starved_after)
+        self.written_now = 0  # dumps written by submit() itself because the background was behind
+        self._behind = False
+        self._warned = False
         self._slots = threading.BoundedSemaphore(max_pending)  # one per live snapshot
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
@@ -56,14 +70,24 @@ class ExportWriter:
 
     # -- producer side ------------------------------------------------------------------------
     def submit(self, path: str, snapshot_fn: Callable[[], tuple[Any, Callable[[], None] | None]],
-               write_fn: Callable[[str, Any], None]) -> None:
+               write_fn: Callable[[str, Any], None],
+               write_now_fn: Callable[[str, Any], None] | None = None) -> None:
         """Take a snapshot and queue its write; blocks first while ``max_pending`` snapshots are alive.
 
         ``snapshot_fn()`` runs on the calling thread and returns ``(snapshot, ready_fn)``; the worker
         calls ``ready_fn()`` (e.g. a CUDA event's ``synchronize``, or None) then
-        ``write_fn(path, snapshot)``.
+        ``write_fn(path, snapshot)``. With ``write_now_fn``, a submit that would wait longer than
+        ``starved_after`` (or finds the slots taken while the writer is still behind) instead calls
+        ``ready_fn()`` and ``write_now_fn(path, snapshot)`` itself and returns when the file is written
+        (raising :class:`MemoryExportError` if it cannot be).
         """
-        self._slots.acquire()
+        if not self._slots.acquire(blocking=False):
+            if write_now_fn is not None and (self._behind or not self._slots.acquire(timeout=self.starved_after)):
+                self._write_now(path, snapshot_fn, write_now_fn)
+                return
+            if write_now_fn is None:
+                self._slots.acquire()
+        self._behind = False
         try:
             snapshot, ready_fn = snapshot_fn()
         except BaseException:
@@ -73,6 +97,25 @@ class ExportWriter:
             self._thread = threading.Thread(target=self._run, name="skrl_isaac-memory-export", daemon=True)
             self._thread.start()
         self._queue.put((path, snapshot, ready_fn, write_fn))
+
+    def _write_now(self, path: str, snapshot_fn: Callable[[], tuple[Any, Callable[[], None] | None]],
+                   write_now_fn: Callable[[str, Any], None]) -> None:
+        if not self._warned:
+            from skrl_isaac import logger
+
+            self._warned = True
+            logger.warning(f"memory export: the background writer is {self.starved_after:g} s behind (a busy machine "
+                           "starves its low-priority process); writing dumps on the training thread until it "
+                           "catches up")
+        self._behind = True
+        snapshot, ready_fn = snapshot_fn()
+        try:
+            if ready_fn is not None:
+                ready_fn()
+            write_now_fn(path, snapshot)
+        except Exception as exc:  # noqa: BLE001 - reported as the worker reports its failures
+            raise _export_error(path, exc) from exc
+        self.written_now += 1
 
     def raise_if_failed(self) -> None:
         """Raise the first failed write since the last call (once), mentioning later failures."""
@@ -118,9 +161,7 @@ class ExportWriter:
                     ready_fn()
                 write_fn(path, snapshot)
             except BaseException as exc:  # noqa: BLE001 - reported to the training thread
-                reason = f"[Errno {exc.errno}] {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else repr(exc)
-                err = MemoryExportError(f"memory export failed: could not write {path!r}: {reason}")
-                err.path = path
+                err = _export_error(path, exc)
                 err.__cause__ = exc
                 with self._lock:
                     self._errors.append(err)
@@ -129,6 +170,14 @@ class ExportWriter:
                 snapshot = ready_fn = None  # drop the snapshot before freeing its slot
                 self._slots.release()
                 self._queue.task_done()
+
+
+def _export_error(path: str, exc: BaseException) -> MemoryExportError:
+    """The error that reports a failed write of ``path`` (naming the file and the OS error)."""
+    reason = f"[Errno {exc.errno}] {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else repr(exc)
+    err = MemoryExportError(f"memory export failed: could not write {path!r}: {reason}")
+    err.path = path
+    return err
 
 
 @atexit.register
