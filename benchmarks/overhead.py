@@ -10,11 +10,12 @@ run in interleaved rounds of ``--iterations`` PPO iterations (default 24 rounds 
 6144 steps per loop: six checkpoints and 24 TensorBoard writes fall inside); each round of ``on``
 ends waiting for the exports it handed over, so none of its background work runs during another
 loop's round (``--close-rounds``: ``agent.close()`` ends every round instead, closing TensorBoard's
-writer and exporting the last fill cycle, costs a real run has once). Printed: env-steps/s of each (over all rounds, best round, median round) and the cost
-``1 - on/off`` from the totals (total steps over total time of all rounds: the headline figure,
-since a median would drop the rounds that hold a checkpoint) with its 95% bootstrap interval
-(rounds resampled in pairs), and the median of the per-round ratios; target <= 3%. The verdict is
-"meets" only when the whole interval is at or below 3%.
+writer and exporting the last fill cycle, costs a real run has once). Printed: env-steps/s of each
+(over all rounds, best round, median round) and the cost ``1 - on/off`` from the totals (total
+steps over total time of all rounds: the headline figure, since a median would drop the rounds that
+hold a checkpoint) with its 95% bootstrap interval (rounds resampled in pairs), and the median of
+the per-round ratios; target <= 3%. The verdict is "meets" only when the whole interval is at or
+below 3%.
 
 First, the csv writer alone: rows/s of the ``polars`` and ``numpy`` engines on a real PPO memory
 (the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-repeats``.

@@ -157,9 +157,10 @@ class Tracker:
         self._stats = {k: v.to(self.device) for k, v in state.get("stats", {}).items()}
         self._stats_counts = dict(state.get("stats_counts", {}))
         # the saved pending block last, so a fold (only if block_steps changed) adds to the loaded sums
-        pending = state.get("pending", {"rewards": torch.zeros(0, 1), "dones": None, "ended": None})
-        for start in range(0, len(pending["rewards"]), self.block_steps):  # (block_steps may have changed)
-            stop = min(start + self.block_steps, len(pending["rewards"]))
+        pending = state.get("pending")  # absent from states saved before blocks existed
+        saved = len(pending["rewards"]) if pending else 0
+        for start in range(0, saved, self.block_steps):  # (block_steps may have changed)
+            stop = min(start + self.block_steps, saved)
             k = stop - start
             self._increments[:k, 0].copy_(pending["rewards"][start:stop])
             self._dones[:k].copy_(pending["dones"][start:stop])

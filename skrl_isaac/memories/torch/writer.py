@@ -82,11 +82,11 @@ class ExportWriter:
         (raising :class:`MemoryExportError` if it cannot be).
         """
         if not self._slots.acquire(blocking=False):
-            if write_now_fn is not None and (self._behind or not self._slots.acquire(timeout=self.starved_after)):
-                self._write_now(path, snapshot_fn, write_now_fn)
-                return
             if write_now_fn is None:
                 self._slots.acquire()
+            elif self._behind or not self._slots.acquire(timeout=self.starved_after):
+                self._write_now(path, snapshot_fn, write_now_fn)
+                return
         self._behind = False
         try:
             snapshot, ready_fn = snapshot_fn()
