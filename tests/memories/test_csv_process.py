@@ -183,3 +183,11 @@ def test_a_starved_child_does_not_stall_training(tmp_path, child, monkeypatch, c
     for cycle, path in enumerate(written, start=1):
         np.testing.assert_array_equal(load_dump(path)["states"][:, 0, 0], [2 * cycle - 2, 2 * cycle - 1])
     assert not child.in_process
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan")])
+def test_starved_after_must_be_a_non_negative_number_of_seconds(bad):
+    from skrl_isaac.memories.torch.writer import ExportWriter
+
+    with pytest.raises(ValueError, match="starved_after must be a number of seconds >= 0"):
+        ExportWriter(starved_after=bad)

@@ -55,6 +55,8 @@ class ExportWriter:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.max_pending = max_pending
         self.starved_after = STARVED_AFTER if starved_after is None else float(starved_after)
+        if not self.starved_after >= 0:
+            raise ValueError(f"starved_after must be a number of seconds >= 0, got {starved_after}")
         self.written_now = 0  # dumps written by submit() itself because the background was behind
         self._behind = False
         self._warned = False
