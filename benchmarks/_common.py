@@ -115,14 +115,60 @@ class OursLoop:
         self._tmp.cleanup()
 
 
+class PhaseTimes:
+    """Wall time an :class:`OursLoop` spends in each part of its PPO iterations: ``act``, ``env.step``,
+    ``record`` (``record_transition``, where a fill cycle's export is handed over) and ``update``
+    (PPO's ``_update``), by timing those methods (about 1 us per call). :meth:`reset` starts
+    counting again (e.g. after a warm-up); :meth:`per_iteration` gives ms per PPO iteration since.
+
+    It says *where* a cost lands: the P3 csv export, for one, slows ``env.step`` (the simulator's
+    threads), not the update (see benchmarks/README.md, "Fifth session").
+    """
+
+    PHASES = ("act", "env.step", "record", "update")
+
+    def __init__(self, loop: "OursLoop") -> None:
+        self.loop = loop
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self._start = loop.timestep
+        for obj, method, phase in ((loop.agent, "act", "act"), (loop.env, "step", "env.step"),
+                                   (loop.agent, "record_transition", "record"), (loop.agent, "_update", "update")):
+            self._time(obj, method, phase)
+
+    def _time(self, obj: object, method: str, phase: str) -> None:
+        inner, seconds = getattr(obj, method), self.seconds
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                seconds[phase] += time.perf_counter() - start
+
+        setattr(obj, method, timed)  # an instance attribute: the trainer calls it through the same object
+
+    def reset(self) -> None:
+        self.seconds.update(dict.fromkeys(self.PHASES, 0.0))
+        self._start = self.loop.timestep
+
+    def per_iteration(self) -> dict[str, float]:
+        """ms per PPO iteration of each phase since the last :meth:`reset`."""
+        iterations = max((self.loop.timestep - self._start) // self.loop.rollouts, 1)
+        return {phase: 1e3 * s / iterations for phase, s in self.seconds.items()}
+
+
 def interleaved_rounds(loops: dict[str, Callable[[int], float]], steps_per_iteration: dict[str, int],
                        iterations: int, rounds: int, warmup: int = 1,
-                       log: Callable[[str], None] | None = print) -> dict[str, list[float]]:
-    """Run every loop ``warmup`` iterations, then ``rounds`` rounds of ``iterations`` iterations each,
-    the order rotating per round; return ``{name: [env-steps/s of round 0, 1, ...]}``."""
+                       log: Callable[[str], None] | None = print,
+                       after_warmup: Callable[[], None] | None = None) -> dict[str, list[float]]:
+    """Run every loop ``warmup`` iterations (then call ``after_warmup``), then ``rounds`` rounds of
+    ``iterations`` iterations each, the order rotating per round; return ``{name: [env-steps/s of
+    round 0, 1, ...]}``."""
     names = list(loops)
     for name in names:
         loops[name](warmup)
+    if after_warmup is not None:
+        after_warmup()
     rates: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]

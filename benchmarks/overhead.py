@@ -23,7 +23,8 @@ First, the csv writer alone: rows/s of the ``polars`` and ``numpy`` engines on a
 ``--breakdown`` adds ``tb+ckpt`` (tracking and checkpoints, no export) and ``csv`` (the export
 alone); ``--thread-csv`` adds ``on/thread`` (``on`` with the csv text formatted on the export
 writer's thread instead of its low-priority child process); ``--export-format np|pt`` makes ``on``
-export that format instead of csv.
+export that format instead of csv; ``--phases`` prints each loop's ms per iteration in ``act``,
+``env.step``, ``record`` and ``update`` beside the difference to ``off`` (where a cost lands).
 
     python benchmarks/overhead.py [--num-envs 256] [--iterations 32] [--rounds 6] [--torch-threads 0]
 """
@@ -36,8 +37,8 @@ import os
 import statistics
 import time
 
-from _common import (OursLoop, interleaved_rounds, machine_line, ratio_stats, set_torch_threads, total_rate,
-                     total_ratio_ci)
+from _common import (OursLoop, PhaseTimes, interleaved_rounds, machine_line, ratio_stats, set_torch_threads,
+                     total_rate, total_ratio_ci)
 
 from skrl_isaac.memories.torch import csv_io
 from skrl_isaac.memories.torch.writer import ExportWriter
@@ -79,6 +80,9 @@ def main() -> None:
     parser.add_argument("--thread-csv", action="store_true",
                         help="also time 'on/thread': 'on' with the csv files formatted on the export writer's "
                              "thread instead of its low-priority child process")
+    parser.add_argument("--phases", action="store_true",
+                        help="also print where each loop's time goes (act, env.step, record, update; ms per "
+                             "iteration) and how each part differs from 'off'")
     parser.add_argument("--csv-engine", choices=list(csv_io.CSV_ENGINES), default=None,
                         help="csv writer of the export (default: polars when installed)")
     args = parser.parse_args()
@@ -117,9 +121,11 @@ def main() -> None:
 
         print("\nloop with tracking + checkpoints + csv export (on) vs none of them (off):")
         loops = {"on": on, "off": off, **parts}
+        phases = {n: PhaseTimes(l) for n, l in loops.items()} if args.phases else {}
         loop_rates = interleaved_rounds({n: l.run for n, l in loops.items()},
                                         {n: l.num_envs * l.rollouts for n, l in loops.items()},
-                                        args.iterations, args.rounds)
+                                        args.iterations, args.rounds,
+                                        after_warmup=lambda: [p.reset() for p in phases.values()])
         print(f"  files written by 'on': {count_files(on.directory, '_memory_')} memory dumps, "
               f"{count_files(on.directory, '_agent.pt')} agent checkpoints, "
               f"{count_files(on.directory, 'tfevents')} event file(s)")
@@ -141,6 +147,14 @@ def main() -> None:
             total, low, high, med = cost(name)
             print(f"  of which {name} alone: {100 * total:.1f}% (95% interval {100 * low:.1f}% .. {100 * high:.1f}%), "
                   f"{100 * med:.1f}% (median of rounds)")
+        if phases:
+            base = phases["off"].per_iteration()
+            print("\nwhere the time goes (ms per PPO iteration; in brackets: minus 'off'):")
+            for name, times in phases.items():
+                ms = times.per_iteration()
+                print(f"{name:>9} | " + " | ".join(
+                    f"{phase} {ms[phase]:6.1f}" + ("" if name == "off" else f" ({ms[phase] - base[phase]:+5.1f})")
+                    for phase in PhaseTimes.PHASES))
     finally:
         for loop in (on, off, *parts.values()):
             loop.close()

@@ -241,10 +241,10 @@ def apply_rl_games_checkpoint(agent: Any, path: str, activation: str | None = No
                          f"{pieces['hiddens']}, {pieces['num_observations']} observations, "
                          f"{pieces['num_actions']} actions); build it with those hidden sizes")
     if activation is not None and hasattr(policy, "net"):
-        from skrl_isaac.models.torch.mlp import ACTIVATIONS
+        from skrl_isaac.models.torch.mlp import hidden_activation
 
         for i in range(1, len(policy.net), 2):
-            policy.net[i] = ACTIVATIONS[activation]()
+            policy.net[i] = hidden_activation(activation)
     policy.load_state_dict({k: v.to(own[k].device) for k, v in pieces["policy"].items()})
     preprocessor = getattr(agent, "checkpoint_modules", {}).get("state_preprocessor")
     if pieces["state_preprocessor"] is not None:

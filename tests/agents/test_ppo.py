@@ -186,3 +186,36 @@ def test_update_starts_from_the_rollout_policy(counting_task, tmp_path):
     train(agent, env, 32)
     assert len(gaps) == 4 and max(gaps) < 1e-5
     assert not torch.equal(means[0], means[-1])  # the statistics do follow the data, between rollouts
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_rollout_values_are_the_value_models_step_by_step(counting_task, device, tmp_path, bootstrap):
+    """The values PPO computes for a whole rollout at its end equal the value model's output for each
+    recorded step's states, and with ``time_limit_bootstrap`` the time-out steps' rewards get
+    ``discount_factor * value`` added (odd envs of the counting task end by time-out)."""
+    env, _, rewards = counting_env(counting_task, device, num_envs=8)
+    agent = make_ppo(env, device, tmp_path, state_preprocessor="RunningStandardScaler",
+                     value_preprocessor="RunningStandardScaler", time_limit_bootstrap=bootstrap,
+                     discount_factor=0.9, experiment={"write_interval": 0, "checkpoint_interval": 0})
+    expected_values, expected_rewards, checked = [], [], []
+    record, update = agent.record_transition, agent._update
+
+    def reference_record(states, actions, rewards_, next_states, terminated, truncated, *args):
+        with torch.no_grad():  # the value model, step by step, as the rollout goes
+            v = agent._value_preprocessor(agent.value.act(agent._state_preprocessor(states))[0], inverse=True)
+        expected_values.append(v)
+        expected_rewards.append(rewards_.view(-1, 1) + (0.9 * v * truncated.view(-1, 1) if bootstrap else 0))
+        record(states, actions, rewards_, next_states, terminated, truncated, *args)
+
+    def checked_update(timestep, timesteps):
+        m = agent.memory
+        torch.testing.assert_close(m.get_tensor_by_name("values"), torch.stack(expected_values), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(m.get_tensor_by_name("rewards"), torch.stack(expected_rewards), rtol=1e-6, atol=1e-6)
+        checked.append(bool((m.get_tensor_by_name("truncated")).any()))
+        expected_values.clear()
+        expected_rewards.clear()
+        update(timestep, timesteps)
+
+    agent.record_transition, agent._update = reference_record, checked_update
+    train(agent, env, 24)
+    assert len(checked) == 3 and all(checked)  # three rollouts, each with time-outs

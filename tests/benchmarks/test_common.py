@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "benchmarks"))
 
-from _common import OursLoop, total_rate, total_ratio_ci  # noqa: E402
+from _common import OursLoop, PhaseTimes, total_rate, total_ratio_ci  # noqa: E402
 
 RATES = st.lists(st.floats(100.0, 1e5), min_size=2, max_size=30)
 
@@ -45,5 +45,21 @@ def test_steady_rounds_continue_one_run():
         assert sum(n.endswith(".csv") for _, _, names in os.walk(folder) for n in names) == 2  # 3rd: at next fill
         assert sum("tfevents" in n for _, _, names in os.walk(folder) for n in names) == 1
         assert loop.timestep == 3 * loop.rollouts
+    finally:
+        loop.close()
+
+
+def test_phase_times_account_for_each_part_of_an_iteration():
+    loop = OursLoop(8, write_interval=0, checkpoint_interval=0, steady=True)
+    try:
+        times = PhaseTimes(loop)
+        loop.run(1)
+        times.reset()
+        assert all(s == 0.0 for s in times.seconds.values())
+        seconds = loop.run(2)
+        ms = times.per_iteration()
+        assert set(ms) == set(PhaseTimes.PHASES) and all(v > 0 for v in ms.values())
+        assert sum(ms.values()) <= 1e3 * seconds / 2  # the parts fit inside the iterations' wall time
+        assert loop.timestep == 3 * loop.rollouts  # the timed methods still did their work
     finally:
         loop.close()

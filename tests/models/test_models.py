@@ -120,3 +120,37 @@ def test_abstract_compute_has_a_clear_error():
     with pytest.raises(NotImplementedError, match="compute"):
         NoCompute(box(2), box(1), "cpu").act(torch.zeros(1, 2))
     assert CategoricalModel(box(2), gymnasium.spaces.Discrete(2), "cpu").num_actions == 1
+
+
+@pytest.mark.parametrize("activation", ["elu", "relu", "selu", "leaky_relu", "tanh", "silu", "gelu"])
+def test_mlp_hidden_activations_run_in_place_where_exact(device, activation):
+    """The hidden activations overwrite the Linear outputs where the gradient needs only the output,
+    and the network computes the same values and gradients as one built with plain activations."""
+    from skrl_isaac.models.torch.mlp import ACTIVATIONS, IN_PLACE_ACTIVATIONS, mlp
+
+    torch.manual_seed(0)
+    net = mlp(7, [32, 16], 3, activation).to(device)
+    plain = nn.Sequential(*[ACTIVATIONS[activation]() if not isinstance(m, nn.Linear) else m for m in net]).to(device)
+    acts = [m for m in net if not isinstance(m, nn.Linear)]
+    assert len(acts) == 2
+    assert all(getattr(m, "inplace", False) == (activation in IN_PLACE_ACTIVATIONS) for m in acts)
+    x = torch.randn(64, 7, device=device) * 3
+    outputs, grads = [], []
+    for model in (net, plain):
+        model.zero_grad()
+        y = model(x)
+        (y ** 2).sum().backward()
+        outputs.append(y.detach())
+        grads.append([p.grad.clone() for p in model.parameters()])
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)  # same forward ops
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)  # ELU's backward from its output rounds differently
+    with torch.no_grad():  # inference (the rollout) works in place too
+        torch.testing.assert_close(net(x), outputs[0], rtol=0, atol=0)
+
+
+def test_mlp_unknown_activation_is_a_clear_error():
+    from skrl_isaac.models.torch.mlp import hidden_activation
+
+    with pytest.raises(ValueError, match="unknown activation 'swish'; valid: .*'elu'"):
+        hidden_activation("swish")

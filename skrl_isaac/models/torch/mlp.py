@@ -13,17 +13,30 @@ from skrl_isaac.models.torch.gaussian import GaussianModel
 
 ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "selu": nn.SELU, "leaky_relu": nn.LeakyReLU,
                "silu": nn.SiLU, "gelu": nn.GELU}
+# activations whose gradient autograd computes from their output, so they can overwrite their input
+IN_PLACE_ACTIVATIONS = frozenset({"elu", "relu", "selu", "leaky_relu"})
+
+
+def hidden_activation(name: str) -> nn.Module:
+    """The activation module after a hidden ``Linear``: in place where its gradient needs only its
+    output (:data:`IN_PLACE_ACTIVATIONS`). The ``Linear``'s output is then reused instead of a new
+    tensor, and ELU's backward pass reads the output instead of recomputing ``exp`` (about 3x
+    cheaper); the values are the same function of the inputs, and state dicts are unchanged."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid: {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name](inplace=True) if name in IN_PLACE_ACTIVATIONS else ACTIVATIONS[name]()
 
 
 def mlp(inputs: int, hiddens: Sequence[int], outputs: int, activation: str = "elu") -> nn.Sequential:
-    """``Linear -> act`` for each hidden size, then a final ``Linear`` to ``outputs``."""
+    """``Linear -> act`` for each hidden size, then a final ``Linear`` to ``outputs`` (the hidden
+    activations run in place where that is exact, see :func:`hidden_activation`)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; valid: {sorted(ACTIVATIONS)}")
     if any(int(h) < 1 for h in hiddens):
         raise ValueError(f"hidden sizes must be >= 1, got {list(hiddens)}")
     layers: list[nn.Module] = []
     for size in hiddens:
-        layers += [nn.Linear(inputs, int(size)), ACTIVATIONS[activation]()]
+        layers += [nn.Linear(inputs, int(size)), hidden_activation(activation)]
         inputs = int(size)
     layers.append(nn.Linear(inputs, outputs))
     return nn.Sequential(*layers)

@@ -155,23 +155,40 @@ class PPO(Agent):
         self._current_next_states = next_states
         if self._rewards_shaper is not None:
             rewards = self._rewards_shaper(rewards, timestep, timesteps)
-        values = self._value_preprocessor(self.value.act(self._state_preprocessor(states))[0], inverse=True)
-        if self._time_limit_bootstrap:
-            rewards = rewards + self._discount_factor * values * truncated
         if timestep < self._random_timesteps:  # log-probabilities of the random actions under the policy
             _, self._current_log_prob, _ = self.policy.act(self._state_preprocessor(states), taken_actions=actions)
+        # the states' values are computed for the whole rollout at once when it ends (_compute_values)
         self.memory.add_samples(states=states, actions=actions, rewards=rewards, terminated=terminated,
-                                truncated=truncated, log_prob=self._current_log_prob, values=values)
+                                truncated=truncated, log_prob=self._current_log_prob)
 
     def post_interaction(self, timestep: int, timesteps: int) -> None:
         self._rollout += 1
-        if self._rollout % self._rollouts == 0 and timestep >= self._learning_starts:
-            self.set_mode("train")
-            self._update(timestep, timesteps)
-            self.set_mode("eval")
+        if self._rollout % self._rollouts == 0:
+            self._compute_values()
+            if timestep >= self._learning_starts:
+                self.set_mode("train")
+                self._update(timestep, timesteps)
+                self.set_mode("eval")
         super().post_interaction(timestep, timesteps)
 
     # -- update -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _compute_values(self) -> None:
+        """Fill the memory's ``values`` for the rollout just recorded, in one batched forward pass.
+
+        The same numbers as evaluating the value model step by step during the rollout: neither the
+        model nor the state preprocessor's statistics change within a rollout (the statistics take
+        in the rollout's states after the update). With ``time_limit_bootstrap`` the rewards of the
+        truncated steps then get ``discount_factor * value`` added, as at recording time.
+        """
+        m = self.memory
+        values = self.value.act(self._state_preprocessor(m.get_tensor_by_name("states", keepdim=False)))[0]
+        values = self._value_preprocessor(values, inverse=True).reshape(m.get_tensor_by_name("values").shape)
+        m.set_tensor_by_name("values", values)
+        if self._time_limit_bootstrap:
+            rewards = m.get_tensor_by_name("rewards")
+            rewards.add_(self._discount_factor * values * m.get_tensor_by_name("truncated"))
+
     @torch.no_grad()
     def _compute_returns(self) -> None:
         m = self.memory
