@@ -10,7 +10,7 @@ import torch
 
 from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.models.torch.mlp import ACTIVATIONS, MLPCategoricalPolicy, MLPDeterministic, MLPGaussianPolicy
+from skrl_isaac.models.torch.mlp import MLPCategoricalPolicy, MLPDeterministic, MLPGaussianPolicy, activation_class
 from skrl_isaac.utils.spaces import is_discrete
 
 
@@ -76,7 +76,7 @@ def _sac_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg
     output_activation = p_cfg.pop("output_activation")
     policy = MLPGaussianPolicy(obs_space, act_space, device, **p_cfg)
     if output_activation:  # bound the mean actions (the samples are clipped to the action space)
-        policy.net.append(ACTIVATIONS[output_activation]().to(device))
+        policy.net.append(activation_class(output_activation)().to(device))
     models = {"policy": policy}
     for name in ("critic_1", "critic_2", "target_critic_1", "target_critic_2"):
         models[name] = _critic(obs_space, act_space, device, c_cfg)

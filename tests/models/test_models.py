@@ -150,7 +150,11 @@ def test_mlp_hidden_activations_run_in_place_where_exact(device, activation):
 
 
 def test_mlp_unknown_activation_is_a_clear_error():
-    from skrl_isaac.models.torch.mlp import hidden_activation
+    from skrl_isaac.models.torch.mlp import hidden_activation, mlp
 
     with pytest.raises(ValueError, match="unknown activation 'swish'; valid: .*'elu'"):
         hidden_activation("swish")
+    with pytest.raises(ValueError, match="unknown activation 'swish'; valid: .*'elu'"):
+        mlp(3, [], 2, "swish")  # no hidden layer: still checked
+    with pytest.raises(ValueError, match="unknown activation 'sigmoid'; valid: .*'tanh'"):
+        MLPDeterministic(box(3), box(2), output_activation="sigmoid")

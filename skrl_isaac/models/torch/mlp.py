@@ -17,21 +17,27 @@ ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "selu": nn.SELU,
 IN_PLACE_ACTIVATIONS = frozenset({"elu", "relu", "selu", "leaky_relu"})
 
 
+def activation_class(name: str) -> type[nn.Module]:
+    """The module class of the activation ``name`` (a key of :data:`ACTIVATIONS`); a clear error
+    naming the valid ones otherwise."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid: {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
 def hidden_activation(name: str) -> nn.Module:
     """The activation module after a hidden ``Linear``: in place where its gradient needs only its
     output (:data:`IN_PLACE_ACTIVATIONS`). The ``Linear``'s output is then reused instead of a new
     tensor, and ELU's backward pass reads the output instead of recomputing ``exp`` (about 3x
     cheaper); the values are the same function of the inputs, and state dicts are unchanged."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid: {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name](inplace=True) if name in IN_PLACE_ACTIVATIONS else ACTIVATIONS[name]()
+    cls = activation_class(name)
+    return cls(inplace=True) if name in IN_PLACE_ACTIVATIONS else cls()
 
 
 def mlp(inputs: int, hiddens: Sequence[int], outputs: int, activation: str = "elu") -> nn.Sequential:
     """``Linear -> act`` for each hidden size, then a final ``Linear`` to ``outputs`` (the hidden
     activations run in place where that is exact, see :func:`hidden_activation`)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid: {sorted(ACTIVATIONS)}")
+    activation_class(activation)  # checked even without hidden layers
     if any(int(h) < 1 for h in hiddens):
         raise ValueError(f"hidden sizes must be >= 1, got {list(hiddens)}")
     layers: list[nn.Module] = []
@@ -69,7 +75,7 @@ class MLPDeterministic(DeterministicModel):
         inputs = self.num_observations + (self.num_actions if critic else 0)
         self.net = mlp(inputs, hiddens, self.num_actions if outputs is None else int(outputs), activation)
         if output_activation is not None:
-            self.net.append(ACTIVATIONS[output_activation]())
+            self.net.append(activation_class(output_activation)())
         self.to(self.device)
 
     def compute(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None) -> torch.Tensor:
