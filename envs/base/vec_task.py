@@ -260,10 +260,11 @@ class VecTask:
             for _ in range(self.control_freq_inv):
                 self.simulate()
             self.post_physics_step()
+            obs_dict = self._make_obs_dict()  # in the scope too: a clone of > 32768 values is a parallel region
         finally:
             self._exit_step_threads(saved)
         self.extras["time_outs"] = self.timeout_buf
-        return self._make_obs_dict(), self.rew_buf, self.reset_buf, self.extras
+        return obs_dict, self.rew_buf, self.reset_buf, self.extras
 
     def _enter_step_threads(self):
         n = self.step_torch_threads
@@ -285,9 +286,9 @@ class VecTask:
         saved = self._enter_step_threads()
         try:
             self.reset_all()
+            return self._make_obs_dict()
         finally:
             self._exit_step_threads(saved)
-        return self._make_obs_dict()
 
     def reset_idx(self, env_ids) -> None:
         """Reset the given environments (a long index tensor or a bool mask)."""

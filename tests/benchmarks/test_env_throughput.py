@@ -1,0 +1,30 @@
+"""benchmarks/env_throughput.py (P1): the raw baseline replays exactly the env's trajectory."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "benchmarks"))
+
+import env_throughput  # noqa: E402
+
+
+def test_replay_baseline_steps_the_envs_own_states():
+    # episodes of 9 steps: every env resets 4 times in the 40 steps, inside chunks and at their ends
+    # (chunks of 7, the last one short)
+    env_sps, raw_sps, median_ratio, nthread, share, exact = env_throughput.bench(
+        16, steps=40, chunk=7, nthread=1, substeps=2, torch_threads=None, step_torch_threads=1, device="cpu",
+        env_cfg={"episodeLength": 9})
+    assert exact is True  # the raw Batch ended every chunk in the env's state, bit for bit
+    assert env_sps > 0 and raw_sps > 0 and median_ratio > 0 and nthread == 1
+    assert 0.0 < share < 1.0  # simulate() is part of step(), not all of it
+
+
+def test_replay_catches_a_different_trajectory(monkeypatch):
+    # a raw Batch whose resets and chunk starts leave out qvel and the warmstart must not pass as a replay
+    monkeypatch.setattr(env_throughput, "STATE_FIELDS", ("time", "qpos"))  # warmstart and qvel not replayed
+    *_, exact = env_throughput.bench(8, steps=10, chunk=5, nthread=1, substeps=2, torch_threads=None,
+                                     step_torch_threads=1, device="cpu", env_cfg={"episodeLength": 4})
+    assert exact is False
