@@ -31,16 +31,36 @@ import argparse
 import os
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import envs  # noqa: E402
+from _common import total_rate, total_ratio_ci  # noqa: E402
 from mujoco.batch import Batch  # noqa: E402
 
+TARGET = 0.85  # P1: env >= 0.85x raw
+
 STATE_FIELDS = ("time", "qpos", "qvel", "qacc_warmstart")  # what a step reads besides ctrl
+
+
+class Result(NamedTuple):
+    env_sps: float  # from the lower quartile of the per-step times
+    raw_sps: float
+    median_ratio: float  # raw / env median per-step time
+    nthread: int
+    physics_share: float  # the env's simulate() time over its step() time
+    exact: bool | None  # the replay ended every chunk in the env's state (None: free baseline)
+    env_chunks: list  # env-steps/s of each full chunk (for the all-steps ratio and its interval)
+    raw_chunks: list
+
+    def total_ratio(self) -> float:
+        """env over raw env-steps/s over all full chunks (total steps / total time)."""
+        return total_rate(self.env_chunks) / total_rate(self.raw_chunks)
 
 
 def _timed_simulate(env, seconds: list) -> None:
@@ -79,6 +99,7 @@ def bench(num_envs: int, steps: int, chunk: int, nthread: int, substeps: int, to
         env.step(actions())
     copy_state(raw_views, env_views)
     env_t, raw_t, exact = [], [], True
+    env_chunks, raw_chunks = [], []  # env-steps/s of each full chunk
     clock = time.perf_counter
     done = 0
     while done < steps:
@@ -109,6 +130,9 @@ def bench(num_envs: int, steps: int, chunk: int, nthread: int, substeps: int, to
                     raw_views[f][ids] = rows[f]
         if baseline == "replay":
             exact &= all(np.array_equal(raw_views[f], env_views[f]) for f in STATE_FIELDS)
+        if k == chunk:
+            env_chunks.append(k * num_envs / sum(env_t[-k:]))
+            raw_chunks.append(k * num_envs / sum(raw_t[-k:]))
         done += k
     share = float(np.sum(sim_t[10:]) / np.sum(env_t))
     env_t, raw_t = np.sort(env_t), np.sort(raw_t)
@@ -117,7 +141,8 @@ def bench(num_envs: int, steps: int, chunk: int, nthread: int, substeps: int, to
     env_sps, raw_sps = num_envs / q25(env_t), num_envs / q25(raw_t)
     median_ratio = med(raw_t) / med(env_t)
     env.close()
-    return env_sps, raw_sps, median_ratio, env.nthread, share, (exact if baseline == "replay" else None)
+    return Result(env_sps, raw_sps, median_ratio, env.nthread, share, exact if baseline == "replay" else None,
+                  env_chunks, raw_chunks)
 
 
 def main():
@@ -142,16 +167,22 @@ def main():
           f"cpus {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
           f"substeps {args.substeps}, device {args.device}, baseline {args.baseline}")
     print("env-steps/s from the lower quartile of per-step times (env and raw in alternating chunks of "
-          f"{args.chunk} steps)")
-    print(f"{'num_envs':>8} {'nthread':>7} {'env steps/s':>12} {'raw steps/s':>12} {'ratio':>6} {'median ratio':>12} "
-          f"{'physics share':>13} {'replay exact':>12}")
+          f"{args.chunk} steps); 'all steps': total over total time of the full chunks, with a bootstrap 95% "
+          "interval over chunks")
+    print(f"{'num_envs':>8} {'nthread':>7} {'env steps/s':>12} {'raw steps/s':>12} {'q25 ratio':>9} "
+          f"{'median ratio':>12} {'all steps (95% interval)':>24} {'physics share':>13} {'replay exact':>12}")
+    verdicts = []
     for n in args.num_envs:
-        env_sps, raw_sps, median_ratio, nthread, share, exact = bench(
-            n, args.steps, args.chunk, args.nthread, args.substeps, args.torch_threads,
-            args.step_torch_threads if args.step_torch_threads > 0 else None, args.device, args.baseline)
-        print(f"{n:>8} {nthread:>7} {env_sps:>12.0f} {raw_sps:>12.0f} {env_sps / raw_sps:>6.3f} {median_ratio:>12.3f} "
-              f"{share:>13.3f} {'-' if exact is None else ('yes' if exact else 'NO'):>12}", flush=True)
-
+        r = bench(n, args.steps, args.chunk, args.nthread, args.substeps, args.torch_threads,
+                  args.step_torch_threads if args.step_torch_threads > 0 else None, args.device, args.baseline)
+        total = r.total_ratio()
+        low, high = total_ratio_ci(r.env_chunks, r.raw_chunks) if len(r.env_chunks) > 1 else (total, total)
+        exact = "-" if r.exact is None else ("yes" if r.exact else "NO")
+        print(f"{n:>8} {r.nthread:>7} {r.env_sps:>12.0f} {r.raw_sps:>12.0f} {r.env_sps / r.raw_sps:>9.3f} "
+              f"{r.median_ratio:>12.3f} {f'{total:.3f} ({low:.3f}..{high:.3f})':>24} {r.physics_share:>13.3f} "
+              f"{exact:>12}", flush=True)
+        verdicts.append(f"{n}: {'meets' if total >= TARGET else 'BELOW'}")
+    print(f"P1 env / raw (all steps) >= {TARGET}: " + ", ".join(verdicts))
 
 if __name__ == "__main__":
     main()
