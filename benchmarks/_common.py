@@ -60,7 +60,7 @@ class OursLoop:
 
     def __init__(self, num_envs: int, device: str = "cpu", train: str = "AntPPO", write_interval: int = 250,
                  checkpoint_interval: int = 0, export_csv: bool = False, seed: int = 0,
-                 export_format: str = "csv", steady: bool = False) -> None:
+                 export_format: str = "csv", steady: bool = False, mixed_precision: bool = False) -> None:
         from skrl_isaac.cli.builders import build_agent
         from skrl_isaac.envs.torch import load_embedded_env, wrap_env
         from skrl_isaac.trainers.torch import SequentialTrainer
@@ -70,6 +70,7 @@ class OursLoop:
         self.rollouts = int(cfg["agent"]["rollouts"])
         cfg["agent"]["experiment"].update(directory=self._tmp.name, write_interval=write_interval,
                                           checkpoint_interval=checkpoint_interval)
+        cfg["agent"]["mixed_precision"] = mixed_precision
         cfg.setdefault("memory", {}).update(export=export_csv, export_format=export_format, export_directory="")
         self.env = wrap_env(load_embedded_env("Ant", num_envs=num_envs, device=device, seed=seed), verbose=False)
         self.num_envs = num_envs

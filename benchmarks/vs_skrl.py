@@ -111,7 +111,7 @@ class SkrlLoop:
     """skrl 2.1.1's PPO + SequentialTrainer on ``env_kind`` ("gym": gymnasium Ant-v5, "ours": embedded Ant)."""
 
     def __init__(self, env_kind: str, num_envs: int, device: str, write_interval: int, train: str = "AntPPO",
-                 seed: int = 0) -> None:
+                 seed: int = 0, mixed_precision: bool = False) -> None:
         from skrl.agents.torch import ExperimentCfg
         from skrl.agents.torch.ppo import PPO, PPO_CFG
         from skrl.memories.torch import RandomMemory
@@ -148,7 +148,7 @@ class SkrlLoop:
             grad_norm_clip=float(a["grad_norm_clip"]), ratio_clip=float(a["ratio_clip"]),
             value_clip=float(a["value_clip"]), entropy_loss_scale=float(a["entropy_loss_scale"]),
             value_loss_scale=float(a["value_loss_scale"]), kl_threshold=float(a["kl_threshold"]),
-            time_limit_bootstrap=bool(a["time_limit_bootstrap"]),
+            time_limit_bootstrap=bool(a["time_limit_bootstrap"]), mixed_precision=mixed_precision,
             rewards_shaper=(lambda rewards, timestep, timesteps: rewards * scale) if scale != 1.0 else None,
             experiment=ExperimentCfg(directory=self._tmp.name, write_interval=write_interval, checkpoint_interval=0))
         models = skrl_models(env.observation_space, env.action_space, device,
@@ -203,6 +203,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6, help="PPO iterations per loop per round")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip", nargs="*", default=[], choices=["skrl+gym", "skrl+ours"], help="loops to leave out")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="every loop with mixed_precision=True (bfloat16 autocast on both sides; not the P2 set-up)")
     args = parser.parse_args()
     set_torch_threads(args.torch_threads)
     logging.getLogger("skrl").setLevel(logging.WARNING)
@@ -210,12 +212,15 @@ def main() -> None:
 
     print(f"machine: {machine_line()}")
     print(f"skrl {skrl.__version__}; {args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, "
-          f"{args.rounds} rounds, write_interval {args.write_interval}, checkpoints off, device {args.device}")
-    loops: dict[str, Any] = {"ours": OursLoop(args.num_envs, args.device, write_interval=args.write_interval)}
+          f"{args.rounds} rounds, write_interval {args.write_interval}, checkpoints off, device {args.device}, "
+          f"mixed precision {'on (bfloat16, every loop)' if args.mixed_precision else 'off'}")
+    mp = args.mixed_precision
+    loops: dict[str, Any] = {"ours": OursLoop(args.num_envs, args.device, write_interval=args.write_interval,
+                                              mixed_precision=mp)}
     if "skrl+gym" not in args.skip:
-        loops["skrl+gym"] = SkrlLoop("gym", args.num_envs, args.device, args.write_interval)
+        loops["skrl+gym"] = SkrlLoop("gym", args.num_envs, args.device, args.write_interval, mixed_precision=mp)
     if "skrl+ours" not in args.skip:
-        loops["skrl+ours"] = SkrlLoop("ours", args.num_envs, args.device, args.write_interval)
+        loops["skrl+ours"] = SkrlLoop("ours", args.num_envs, args.device, args.write_interval, mixed_precision=mp)
     try:
         rates = interleaved_rounds({n: l.run for n, l in loops.items()},
                                    {n: l.num_envs * l.rollouts for n, l in loops.items()},

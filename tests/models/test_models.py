@@ -158,3 +158,28 @@ def test_mlp_unknown_activation_is_a_clear_error():
         mlp(3, [], 2, "swish")  # no hidden layer: still checked
     with pytest.raises(ValueError, match="unknown activation 'sigmoid'; valid: .*'tanh'"):
         MLPDeterministic(box(3), box(2), output_activation="sigmoid")
+
+
+def test_outputs_are_float32_under_autocast():
+    """Under bfloat16 autocast (PPO's mixed_precision) the networks run in bfloat16, but the models return
+    float32, so distributions, clipping and losses are float32 math."""
+    from skrl_isaac.models.torch.base import full_precision
+
+    assert full_precision(torch.ones(2, dtype=torch.bfloat16)).dtype == torch.float32
+    assert full_precision(torch.ones(2, dtype=torch.float16)).dtype == torch.float32
+    x64, ints = torch.ones(2, dtype=torch.float64), torch.ones(2, dtype=torch.long)
+    assert full_precision(x64) is x64 and full_precision(ints) is ints and full_precision(None) is None
+    torch.manual_seed(0)
+    states = torch.randn(32, 3)
+    gaussian = MLPGaussianPolicy(box(3), box(2), "cpu", hiddens=[8])
+    deterministic = MLPDeterministic(box(3), box(2), "cpu", hiddens=[8])
+    categorical = MLPCategoricalPolicy(box(3), gymnasium.spaces.Discrete(4), "cpu", hiddens=[8])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert gaussian.net(states).dtype == torch.bfloat16
+        actions, log_prob, mean = gaussian.act(states)
+        assert actions.dtype == log_prob.dtype == mean.dtype == torch.float32
+        assert gaussian.get_entropy().dtype == torch.float32
+        assert gaussian.deterministic_act(states).dtype == torch.float32
+        assert deterministic.act(states)[0].dtype == torch.float32
+        _, log_prob, logits = categorical.act(states)
+        assert log_prob.dtype == logits.dtype == torch.float32

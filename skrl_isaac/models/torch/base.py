@@ -12,6 +12,17 @@ import torch
 from skrl_isaac.utils.spaces import flatten_size
 
 
+LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def full_precision(output: Any) -> Any:
+    """A model output computed under ``torch.autocast`` (bfloat16/float16) as float32, so that the
+    distributions, clipping and losses built on it run in float32; anything else unchanged."""
+    if isinstance(output, torch.Tensor) and output.dtype in LOW_PRECISION:
+        return output.float()
+    return output
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint file could not be loaded into a model: the message names the file and the problem."""
 

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch.distributions import Categorical
 
-from skrl_isaac.models.torch.base import Model
+from skrl_isaac.models.torch.base import Model, full_precision
 
 
 class CategoricalModel(Model):
@@ -28,7 +28,7 @@ class CategoricalModel(Model):
 
     def act(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None, inference: bool = False) -> tuple:
         """Sample actions; return ``(actions (N, 1), log_prob (N, 1), logits_or_probs)``."""
-        output = self.compute(states, taken_actions)
+        output = full_precision(self.compute(states, taken_actions))  # float32 under autocast
         if self.unnormalized_log_prob:
             self._distribution = Categorical(logits=output, validate_args=False)
         else:

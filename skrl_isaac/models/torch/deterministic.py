@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from skrl_isaac.models.torch.base import Model
+from skrl_isaac.models.torch.base import Model, full_precision
 
 
 class DeterministicModel(Model):
@@ -31,7 +31,7 @@ class DeterministicModel(Model):
 
     def act(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None, inference: bool = False) -> tuple:
         """Return ``(actions, None, actions)`` (the output of :meth:`compute`, clipped if requested)."""
-        actions = self.compute(states, taken_actions)
+        actions = full_precision(self.compute(states, taken_actions))  # float32 under autocast
         if self.clip_actions:
             actions = torch.clamp(actions, self._clip_low, self._clip_high)
         return actions, None, actions

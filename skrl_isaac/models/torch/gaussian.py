@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.distributions import Normal
 
-from skrl_isaac.models.torch.base import Model
+from skrl_isaac.models.torch.base import Model, full_precision
 
 
 class GaussianModel(Model):
@@ -61,6 +61,7 @@ class GaussianModel(Model):
         sampled actions. ``mean_actions`` is the deterministic action used for evaluation.
         """
         mean_actions, log_std = self.compute(states, taken_actions)
+        mean_actions = full_precision(mean_actions)  # float32 under autocast (PPO's mixed_precision)
         if self.clip_log_std:
             log_std = torch.clamp(log_std, self.min_log_std, self.max_log_std)
         self._distribution = Normal(mean_actions, log_std.exp().expand_as(mean_actions), validate_args=False)
@@ -72,7 +73,7 @@ class GaussianModel(Model):
 
     def deterministic_act(self, states: torch.Tensor) -> torch.Tensor:
         """The actions used for evaluation: the mean actions (clipped if requested)."""
-        mean_actions = self.compute(states, None)[0]
+        mean_actions = full_precision(self.compute(states, None)[0])
         if self.clip_actions:
             mean_actions = torch.clamp(mean_actions, self._clip_low, self._clip_high)
         return mean_actions

@@ -8,6 +8,7 @@ import torch
 
 from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
+from skrl_isaac.agents.torch.precision import autocast, check_mixed_precision
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.models.torch.gaussian import GaussianModel
@@ -47,6 +48,10 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
 
     "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
     "time_limit_bootstrap": False,  # bootstrap at timeout termination (episode truncation)
+
+    "mixed_precision": False,       # run the models' forward passes under torch.autocast in bfloat16 (CPUs
+                                    # with AVX512-BF16/AMX, GPUs with bfloat16); parameters, optimizer and
+                                    # losses stay float32
 
     "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
 }
@@ -98,6 +103,7 @@ class PPO(Agent):
         self._learning_starts = int(cfg["learning_starts"])
         self._rewards_shaper = cfg["rewards_shaper"]
         self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
+        self._mixed_precision = check_mixed_precision(cfg["mixed_precision"], self.device)
         for key in ("rollouts", "learning_epochs", "mini_batches"):
             if int(cfg[key]) < 1:
                 raise ValueError(f"PPO: cfg[{key!r}] must be >= 1, got {cfg[key]}")
@@ -143,7 +149,8 @@ class PPO(Agent):
         """Sample actions from the policy (uniformly at random during ``random_timesteps``)."""
         if timestep < self._random_timesteps:
             return self.policy.random_act(self._state_preprocessor(states))
-        actions, log_prob, outputs = self.policy.act(self._state_preprocessor(states))
+        with autocast(self.device, self._mixed_precision):
+            actions, log_prob, outputs = self.policy.act(self._state_preprocessor(states))
         self._current_log_prob = log_prob
         return actions, log_prob, outputs
 
@@ -156,7 +163,9 @@ class PPO(Agent):
         if self._rewards_shaper is not None:
             rewards = self._rewards_shaper(rewards, timestep, timesteps)
         if timestep < self._random_timesteps:  # log-probabilities of the random actions under the policy
-            _, self._current_log_prob, _ = self.policy.act(self._state_preprocessor(states), taken_actions=actions)
+            with autocast(self.device, self._mixed_precision):
+                _, self._current_log_prob, _ = self.policy.act(self._state_preprocessor(states),
+                                                               taken_actions=actions)
         # the states' values are computed for the whole rollout at once when it ends (_compute_values)
         self.memory.add_samples(states=states, actions=actions, rewards=rewards, terminated=terminated,
                                 truncated=truncated, log_prob=self._current_log_prob)
@@ -182,7 +191,8 @@ class PPO(Agent):
         truncated steps then get ``discount_factor * value`` added, as at recording time.
         """
         m = self.memory
-        values = self.value.act(self._state_preprocessor(m.get_tensor_by_name("states", keepdim=False)))[0]
+        with autocast(self.device, self._mixed_precision):
+            values = self.value.act(self._state_preprocessor(m.get_tensor_by_name("states", keepdim=False)))[0]
         values = self._value_preprocessor(values, inverse=True).reshape(m.get_tensor_by_name("values").shape)
         m.set_tensor_by_name("values", values)
         if self._time_limit_bootstrap:
@@ -195,8 +205,9 @@ class PPO(Agent):
         rewards = m.get_tensor_by_name("rewards")
         not_dones = (~(m.get_tensor_by_name("terminated") | m.get_tensor_by_name("truncated"))).to(rewards.dtype)
         values = m.get_tensor_by_name("values")
-        last_values = self._value_preprocessor(self.value.act(self._state_preprocessor(self._current_next_states))[0],
-                                               inverse=True)
+        with autocast(self.device, self._mixed_precision):
+            last_values = self.value.act(self._state_preprocessor(self._current_next_states))[0]
+        last_values = self._value_preprocessor(last_values, inverse=True)
         advantages = torch.empty_like(rewards)
         advantage = torch.zeros_like(last_values)
         next_values = last_values
@@ -227,7 +238,8 @@ class PPO(Agent):
             for states, actions, old_log_prob, old_values, returns, advantages in self.memory.sample_all(
                     self._tensors_names, mini_batches=self._mini_batches):
                 states = self._state_preprocessor(states)
-                _, log_prob, _ = self.policy.act(states, taken_actions=actions)
+                with autocast(self.device, self._mixed_precision):
+                    _, log_prob, _ = self.policy.act(states, taken_actions=actions)
 
                 # KL divergence estimate (approx_kl, Schulman's k3)
                 with torch.no_grad():
@@ -246,7 +258,8 @@ class PPO(Agent):
                     entropy_loss = torch.zeros((), device=self.device)
 
                 # value loss
-                predicted_values = self.value.act(states)[0]
+                with autocast(self.device, self._mixed_precision):
+                    predicted_values = self.value.act(states)[0]
                 value_errors = (returns - predicted_values) ** 2
                 if self._clip_predicted_values:
                     # PPO2's clipped value loss: the larger of the unclipped and the clipped error
