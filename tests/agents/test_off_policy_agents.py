@@ -345,3 +345,41 @@ def test_no_host_sync_on_cuda(agent_name, tmp_path):
     agent.close()
     assert (tmp_path / "cuda" / "checkpoints" / "128_agent.pt").is_file()
     assert "Target / Target (mean)" in agent.last_tracking
+
+
+# -- mixed precision: the update steps under bfloat16 autocast, acting in float32 -----------------
+@pytest.mark.parametrize("agent_name", AGENTS)
+def test_mixed_precision_runs_the_updates_in_bfloat16(agent_name, device, tmp_path):
+    from skrl_isaac.agents.torch.precision import cpu_has_bfloat16
+
+    if not (cpu_has_bfloat16() if device == "cpu" else torch.cuda.is_bf16_supported()):
+        pytest.skip(f"no bfloat16 on {device}")
+    set_seed(0)
+    env = make_env(agent_name, num_envs=4, device=device)
+    agent = make_agent(agent_name, env, device, memory_size=100, batch_size=32, learning_starts=10,
+                       mixed_precision=True, experiment={"directory": str(tmp_path), "experiment_name": "run",
+                                                         "write_interval": 0, "checkpoint_interval": 0})
+    seen = {"act": set(), "update": set()}
+    phase = ["act"]
+    inner = agent.post_interaction
+
+    def post_interaction(*args, **kwargs):
+        phase[0] = "update"
+        try:
+            inner(*args, **kwargs)
+        finally:
+            phase[0] = "act"
+
+    agent.post_interaction = post_interaction
+    for model in agent.models.values():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.register_forward_hook(lambda m, i, o: seen[phase[0]].add(o.dtype))
+    train(agent, env, 30)
+    assert seen["update"] == {torch.bfloat16}
+    assert seen["act"] == {torch.float32}
+    for name, model in agent.models.items():
+        for p in model.parameters():
+            assert p.dtype == torch.float32 and bool(torch.isfinite(p).all()), name
+    trained = [agent.models[n] for n in MODEL_NAMES[agent_name] if not n.startswith("target")]
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for m in trained for p in m.parameters())

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import torch
 
 from skrl_isaac import logger
+from skrl_isaac.agents.torch.precision import no_autocast
 from skrl_isaac.agents.torch.tracking import Tracker
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
@@ -155,11 +156,12 @@ class Agent:
         No host sync: the gradient norm and the clipping stay on the device.
         """
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self._grad_norm_clip > 0:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
-        optimizer.step()
+        with no_autocast(self.device):  # an update may run under autocast (mixed_precision): not its backward
+            loss.backward()
+            if self._grad_norm_clip > 0:
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
+            optimizer.step()
 
     def check_finite(self, timestep: int) -> None:
         """Stop with :class:`TrainingDiverged` if a loss or a parameter became NaN/inf (one host sync).

@@ -15,6 +15,9 @@ never be bootstrapped from. A terminated transition does not bootstrap at all. A
   (``next_value(state)`` approximates ``next_value(next_state)`` one step earlier);
 * ``time_limit_bootstrap=False``: treated as terminal (no bootstrap), as skrl 0.x's ``dones``.
 
+``mixed_precision=True`` runs each update step (targets, losses) under bfloat16 autocast; acting
+stays float32 (256-row forward passes gain nothing from it). See :mod:`skrl_isaac.agents.torch.precision`.
+
 Nothing here reads a tensor back to the host: schedules are computed from the Python ``timestep``
 and every tracked value stays a device tensor until the base class writes it.
 """
@@ -30,6 +33,7 @@ import torch
 from skrl_isaac import logger
 from skrl_isaac.agents.torch.base import Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
+from skrl_isaac.agents.torch.precision import autocast, check_mixed_precision
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.noises.torch import GaussianNoise, Noise, OrnsteinUhlenbeckNoise
@@ -119,6 +123,7 @@ class OffPolicyAgent(Agent):
         self._learning_starts = int(cfg["learning_starts"])
         self._rewards_shaper = cfg["rewards_shaper"]
         self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
+        self._mixed_precision = check_mixed_precision(cfg["mixed_precision"], self.device)
         if memory.memory_size * memory.num_envs < self._batch_size:
             logger.warning(f"{name}: the replay memory holds {memory.memory_size * memory.num_envs} transitions, "
                            f"fewer than batch_size={self._batch_size}; minibatches will repeat transitions")
@@ -202,8 +207,9 @@ class OffPolicyAgent(Agent):
         """Run the update once ``learning_starts`` steps are done, then the base class' writes."""
         if timestep >= self._learning_starts and self._should_update(timestep):
             self.set_mode("train")
-            for gradient_step in range(self._gradient_steps):
-                self._update_step(timestep, timesteps, gradient_step)
+            with autocast(self.device, self._mixed_precision):  # (optimize() runs backward outside it)
+                for gradient_step in range(self._gradient_steps):
+                    self._update_step(timestep, timesteps, gradient_step)
             self.schedulers.step()
             self.set_mode("eval")
         super().post_interaction(timestep, timesteps)

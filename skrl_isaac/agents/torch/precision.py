@@ -54,3 +54,11 @@ def autocast(device: torch.device, enabled: bool) -> ContextManager:
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def no_autocast(device: torch.device) -> ContextManager:
+    """A region without autocast inside one (an update's backward pass and optimizer step); a no-op
+    context where autocast does not exist or is not active."""
+    if device.type not in AUTOCAST_DEVICE_TYPES:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, enabled=False)

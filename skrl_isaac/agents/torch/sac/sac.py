@@ -39,6 +39,7 @@ SAC_DEFAULT_CONFIG: dict[str, Any] = {
     "grad_norm_clip": 0,            # clipping coefficient for the norm of the gradients (<= 0: off)
     "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
     "time_limit_bootstrap": True,   # truncated transitions bootstrap from their own state (False: as terminal)
+    "mixed_precision": False,       # run the update's forward passes under torch.autocast in bfloat16
 
     "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
 }
