@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import torch
 
 from skrl_isaac import logger
-from skrl_isaac.agents.torch.precision import no_autocast
+from skrl_isaac.agents.torch.precision import check_mixed_precision, no_autocast
 from skrl_isaac.agents.torch.tracking import Tracker
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
@@ -72,6 +72,8 @@ class Agent:
         self.checkpoint_policy_only = bool(experiment["checkpoint_policy_only"])
         self.best_window = int(experiment.get("best_window", 0))
         self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0) or 0)  # <= 0: no clipping (see optimize())
+        # bfloat16 autocast of the models' forward passes (each agent decides which; see precision.py)
+        self._mixed_precision = check_mixed_precision(cfg.get("mixed_precision", False), self.device)
         directory = experiment["directory"] or os.path.join(os.getcwd(), "runs")
         name = experiment["experiment_name"] or (
             datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f") + "_" + type(self).__name__)

@@ -33,7 +33,7 @@ import torch
 from skrl_isaac import logger
 from skrl_isaac.agents.torch.base import Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
-from skrl_isaac.agents.torch.precision import autocast, check_mixed_precision
+from skrl_isaac.agents.torch.precision import autocast
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.noises.torch import GaussianNoise, Noise, OrnsteinUhlenbeckNoise
@@ -123,7 +123,6 @@ class OffPolicyAgent(Agent):
         self._learning_starts = int(cfg["learning_starts"])
         self._rewards_shaper = cfg["rewards_shaper"]
         self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
-        self._mixed_precision = check_mixed_precision(cfg["mixed_precision"], self.device)
         if memory.memory_size * memory.num_envs < self._batch_size:
             logger.warning(f"{name}: the replay memory holds {memory.memory_size * memory.num_envs} transitions, "
                            f"fewer than batch_size={self._batch_size}; minibatches will repeat transitions")

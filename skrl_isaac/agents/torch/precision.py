@@ -1,5 +1,7 @@
-"""Mixed precision (``cfg["mixed_precision"]``): the models' forward passes under ``torch.autocast``
-in bfloat16, everything else in float32.
+"""Mixed precision (``cfg["mixed_precision"]``, every agent): the models' forward passes under
+``torch.autocast`` in bfloat16, everything else in float32. PPO autocasts acting, the rollout's values
+and its update; DQN, DDPG, TD3 and SAC their update steps (:class:`~skrl_isaac.agents.torch.base.Agent`
+checks the setting, ``Agent.optimize`` runs backward and the optimizer step outside autocast).
 
 bfloat16 keeps float32's exponent range, so no gradient scaling is needed (unlike float16), and the
 same setting works on CPUs and GPUs. On a CPU with AVX512-BF16 (or AMX) oneDNN runs the matmuls in
@@ -57,8 +59,9 @@ def autocast(device: torch.device, enabled: bool) -> ContextManager:
 
 
 def no_autocast(device: torch.device) -> ContextManager:
-    """A region without autocast inside one (an update's backward pass and optimizer step); a no-op
-    context where autocast does not exist or is not active."""
+    """A region with autocast switched off (an update's backward pass and optimizer step, when the
+    update runs under :func:`autocast`); harmless outside autocast, a no-op context on device types
+    without autocast."""
     if device.type not in AUTOCAST_DEVICE_TYPES:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, enabled=False)

@@ -8,7 +8,7 @@ import torch
 
 from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
-from skrl_isaac.agents.torch.precision import autocast, check_mixed_precision
+from skrl_isaac.agents.torch.precision import autocast
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.models.torch.gaussian import GaussianModel
@@ -103,7 +103,6 @@ class PPO(Agent):
         self._learning_starts = int(cfg["learning_starts"])
         self._rewards_shaper = cfg["rewards_shaper"]
         self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
-        self._mixed_precision = check_mixed_precision(cfg["mixed_precision"], self.device)
         for key in ("rollouts", "learning_epochs", "mini_batches"):
             if int(cfg[key]) < 1:
                 raise ValueError(f"PPO: cfg[{key!r}] must be >= 1, got {cfg[key]}")
