@@ -47,7 +47,8 @@ def load_train_cfg(name: str = "AntPPO") -> dict:
 
 
 class OursLoop:
-    """Our PPO (``skrl_isaac``, built as the CLI builds it) on the embedded Ant.
+    """Our PPO (``skrl_isaac``, built as the CLI builds it) on the embedded Ant (or ``task``, with its
+    ``train`` config).
 
     ``run(iterations)`` trains ``iterations`` PPO iterations (``rollouts`` env steps + one update
     each) continuing where the previous call stopped, and returns the seconds it took, including the
@@ -60,7 +61,8 @@ class OursLoop:
 
     def __init__(self, num_envs: int, device: str = "cpu", train: str = "AntPPO", write_interval: int = 250,
                  checkpoint_interval: int = 0, export_csv: bool = False, seed: int = 0,
-                 export_format: str = "csv", steady: bool = False, mixed_precision: bool = False) -> None:
+                 export_format: str = "csv", steady: bool = False, mixed_precision: bool = False,
+                 task: str = "Ant") -> None:
         from skrl_isaac.cli.builders import build_agent
         from skrl_isaac.envs.torch import load_embedded_env, wrap_env
         from skrl_isaac.trainers.torch import SequentialTrainer
@@ -72,9 +74,9 @@ class OursLoop:
                                           checkpoint_interval=checkpoint_interval)
         cfg["agent"]["mixed_precision"] = mixed_precision
         cfg.setdefault("memory", {}).update(export=export_csv, export_format=export_format, export_directory="")
-        self.env = wrap_env(load_embedded_env("Ant", num_envs=num_envs, device=device, seed=seed), verbose=False)
+        self.env = wrap_env(load_embedded_env(task, num_envs=num_envs, device=device, seed=seed), verbose=False)
         self.num_envs = num_envs
-        self.agent = build_agent(cfg, self.env, torch.device(device), "Ant")
+        self.agent = build_agent(cfg, self.env, torch.device(device), task)
         self.trainer = SequentialTrainer(env=self.env, agents=self.agent, cfg={
             "timesteps": self.rollouts, "disable_progressbar": True, "close_environment_at_exit": False,
             "summary": False})

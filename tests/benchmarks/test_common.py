@@ -63,3 +63,14 @@ def test_phase_times_account_for_each_part_of_an_iteration():
         assert loop.timestep == 3 * loop.rollouts  # the timed methods still did their work
     finally:
         loop.close()
+
+
+def test_ours_loop_on_another_task_with_mixed_precision():
+    loop = OursLoop(4, write_interval=0, checkpoint_interval=0, steady=True, task="Cartpole", train="CartpolePPO",
+                    mixed_precision=True)
+    try:
+        assert type(loop.env.env).__name__ == "Cartpole" and loop.agent._mixed_precision is True
+        loop.run(1)
+        assert loop.timestep == loop.rollouts
+    finally:
+        loop.close()
