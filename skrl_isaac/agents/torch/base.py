@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any, Mapping
+from typing import Any, ContextManager, Mapping
 
 import torch
 
 from skrl_isaac import logger
-from skrl_isaac.agents.torch.precision import check_mixed_precision, no_autocast
+from skrl_isaac.agents.torch.precision import autocast, check_mixed_precision, no_autocast
 from skrl_isaac.agents.torch.tracking import Tracker
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
@@ -152,13 +152,17 @@ class Agent:
         if self._tracker is not None:
             self._tracker.add_stats(tag, values)
 
+    def autocast(self) -> ContextManager:
+        """The models' forward passes in bfloat16 with ``cfg["mixed_precision"]``; a no-op context otherwise."""
+        return autocast(self.device, self._mixed_precision)
+
     def optimize(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         """Zero the gradients, back-propagate ``loss``, clip their norm (``cfg["grad_norm_clip"] > 0``) and step.
 
         No host sync: the gradient norm and the clipping stay on the device.
         """
         optimizer.zero_grad(set_to_none=True)
-        with no_autocast(self.device):  # an update may run under autocast (mixed_precision): not its backward
+        with no_autocast(self.device, self._mixed_precision):  # the update's forward may be autocast, not this
             loss.backward()
             if self._grad_norm_clip > 0:
                 params = [p for group in optimizer.param_groups for p in group["params"]]

@@ -33,7 +33,6 @@ import torch
 from skrl_isaac import logger
 from skrl_isaac.agents.torch.base import Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
-from skrl_isaac.agents.torch.precision import autocast
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.noises.torch import GaussianNoise, Noise, OrnsteinUhlenbeckNoise
@@ -206,7 +205,7 @@ class OffPolicyAgent(Agent):
         """Run the update once ``learning_starts`` steps are done, then the base class' writes."""
         if timestep >= self._learning_starts and self._should_update(timestep):
             self.set_mode("train")
-            with autocast(self.device, self._mixed_precision):  # (optimize() runs backward outside it)
+            with self.autocast():  # (optimize() runs backward outside it)
                 for gradient_step in range(self._gradient_steps):
                     self._update_step(timestep, timesteps, gradient_step)
             self.schedulers.step()

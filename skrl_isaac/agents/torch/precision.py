@@ -58,10 +58,9 @@ def autocast(device: torch.device, enabled: bool) -> ContextManager:
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
-def no_autocast(device: torch.device) -> ContextManager:
-    """A region with autocast switched off (an update's backward pass and optimizer step, when the
-    update runs under :func:`autocast`); harmless outside autocast, a no-op context on device types
-    without autocast."""
-    if device.type not in AUTOCAST_DEVICE_TYPES:
+def no_autocast(device: torch.device, enabled: bool) -> ContextManager:
+    """With ``enabled`` (mixed precision on), a region with autocast switched off inside
+    :func:`autocast` (an update's backward pass and optimizer step); a no-op context otherwise."""
+    if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, enabled=False)

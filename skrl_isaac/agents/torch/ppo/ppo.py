@@ -8,7 +8,6 @@ import torch
 
 from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
-from skrl_isaac.agents.torch.precision import autocast
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.models.torch.gaussian import GaussianModel
@@ -148,7 +147,7 @@ class PPO(Agent):
         """Sample actions from the policy (uniformly at random during ``random_timesteps``)."""
         if timestep < self._random_timesteps:
             return self.policy.random_act(self._state_preprocessor(states))
-        with autocast(self.device, self._mixed_precision):
+        with self.autocast():
             actions, log_prob, outputs = self.policy.act(self._state_preprocessor(states))
         self._current_log_prob = log_prob
         return actions, log_prob, outputs
@@ -162,7 +161,7 @@ class PPO(Agent):
         if self._rewards_shaper is not None:
             rewards = self._rewards_shaper(rewards, timestep, timesteps)
         if timestep < self._random_timesteps:  # log-probabilities of the random actions under the policy
-            with autocast(self.device, self._mixed_precision):
+            with self.autocast():
                 _, self._current_log_prob, _ = self.policy.act(self._state_preprocessor(states),
                                                                taken_actions=actions)
         # the states' values are computed for the whole rollout at once when it ends (_compute_values)
@@ -190,7 +189,7 @@ class PPO(Agent):
         truncated steps then get ``discount_factor * value`` added, as at recording time.
         """
         m = self.memory
-        with autocast(self.device, self._mixed_precision):
+        with self.autocast():
             values = self.value.act(self._state_preprocessor(m.get_tensor_by_name("states", keepdim=False)))[0]
         values = self._value_preprocessor(values, inverse=True).reshape(m.get_tensor_by_name("values").shape)
         m.set_tensor_by_name("values", values)
@@ -204,7 +203,7 @@ class PPO(Agent):
         rewards = m.get_tensor_by_name("rewards")
         not_dones = (~(m.get_tensor_by_name("terminated") | m.get_tensor_by_name("truncated"))).to(rewards.dtype)
         values = m.get_tensor_by_name("values")
-        with autocast(self.device, self._mixed_precision):
+        with self.autocast():
             last_values = self.value.act(self._state_preprocessor(self._current_next_states))[0]
         last_values = self._value_preprocessor(last_values, inverse=True)
         advantages = torch.empty_like(rewards)
@@ -237,7 +236,7 @@ class PPO(Agent):
             for states, actions, old_log_prob, old_values, returns, advantages in self.memory.sample_all(
                     self._tensors_names, mini_batches=self._mini_batches):
                 states = self._state_preprocessor(states)
-                with autocast(self.device, self._mixed_precision):
+                with self.autocast():
                     _, log_prob, _ = self.policy.act(states, taken_actions=actions)
 
                 # KL divergence estimate (approx_kl, Schulman's k3)
@@ -257,7 +256,7 @@ class PPO(Agent):
                     entropy_loss = torch.zeros((), device=self.device)
 
                 # value loss
-                with autocast(self.device, self._mixed_precision):
+                with self.autocast():
                     predicted_values = self.value.act(states)[0]
                 value_errors = (returns - predicted_values) ** 2
                 if self._clip_predicted_values:
