@@ -17,8 +17,8 @@ hold a checkpoint) with its 95% bootstrap interval (rounds resampled in pairs), 
 the per-round ratios; target <= 3%. The verdict is "meets" only when the whole interval is at or
 below 3%.
 
-First, the csv writer alone: rows/s of the ``polars`` and ``numpy`` engines on a real PPO memory
-(the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-repeats``.
+First, the csv writer alone: rows/s of the ``fixed``, ``polars`` and ``numpy`` engines on a real PPO
+memory (the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-repeats``.
 
 ``--breakdown`` adds ``tb+ckpt`` (tracking and checkpoints, no export) and ``csv`` (the export
 alone); ``--thread-csv`` adds ``on/thread`` (``on`` with the csv text formatted on the export
@@ -47,7 +47,7 @@ from skrl_isaac.memories.torch.writer import ExportWriter
 def csv_writer_rates(arrays: dict, repeats: int) -> dict[str, float]:
     """Best rows/s of each csv engine writing ``arrays`` to memory, engines interleaved."""
     rows = next(iter(arrays.values())).shape[0] * next(iter(arrays.values())).shape[1]
-    engines = ["numpy"] + (["polars"] if csv_io._polars() is not None else [])
+    engines = ["numpy"] + (["polars"] if csv_io._polars() is not None else []) + ["fixed"]
     best = {e: 0.0 for e in engines}
     for _ in range(repeats):
         for engine in engines:
@@ -84,7 +84,7 @@ def main() -> None:
                         help="also print where each loop's time goes (act, env.step, record, update; ms per "
                              "iteration) and how each part differs from 'off'")
     parser.add_argument("--csv-engine", choices=list(csv_io.CSV_ENGINES), default=None,
-                        help="csv writer of the export (default: polars when installed)")
+                        help="csv writer of the export (default: fixed for float32/bool memories, else polars when installed)")
     args = parser.parse_args()
     set_torch_threads(args.torch_threads)
     if args.csv_engine:
@@ -92,8 +92,7 @@ def main() -> None:
 
     print(f"machine: {machine_line()}")
     print(f"{args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, {args.rounds} rounds, "
-          f"device {args.device}, export format of 'on': {args.export_format}, "
-          f"csv engine: {csv_io.csv_engine()}")
+          f"device {args.device}, export format of 'on': {args.export_format}")
 
     def loop(**kwargs) -> OursLoop:
         return OursLoop(args.num_envs, args.device, steady=not args.close_rounds, **kwargs)
@@ -116,8 +115,12 @@ def main() -> None:
             print(f"\ncsv writer alone, one PPO memory ({16 * args.num_envs} rows, columns {shape}):")
             for engine, rate in rates.items():
                 print(f"  {engine:>8}: {rate:>10,.0f} rows/s")
-            if len(rates) == 2:
-                print(f"  polars / numpy: {rates['polars'] / rates['numpy']:.2f}x")
+            for engine in rates:
+                if engine != "numpy":
+                    print(f"  {engine} / numpy: {rates[engine] / rates['numpy']:.2f}x")
+            if "polars" in rates:
+                print(f"  fixed / polars: {rates['fixed'] / rates['polars']:.2f}x")
+        print(f"csv engine of the export: {csv_io.csv_engine(arrays)}")
 
         print("\nloop with tracking + checkpoints + csv export (on) vs none of them (off):")
         loops = {"on": on, "off": off, **parts}

@@ -1,4 +1,5 @@
-"""The csv writer's two engines (polars, numpy fallback): same layout, same values, bit for bit."""
+"""The csv writer's general engines (polars, numpy fallback): same layout, same values, bit for bit.
+(The ``fixed`` engine, for float32/float16/bool dumps, is tested in ``test_csv_fixed.py``.)"""
 
 from __future__ import annotations
 
@@ -204,17 +205,22 @@ def test_memory_round_trip_with_each_engine(engine, arrays, monkeypatch, tmp_pat
 
 
 # -- engine choice ----------------------------------------------------------------------------
-def test_default_engine_is_polars_when_installed_and_numpy_without(monkeypatch):
+def test_default_engine_is_fixed_then_polars_when_installed_then_numpy(monkeypatch):
     monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
-    assert csv_io.csv_engine() == "polars"
+    finite = {"x": np.array([[[0.5, -0.0]]], dtype=np.float32), "done": np.array([[[True]]])}
+    other = {"x": np.array([[[0.5, np.nan]]], dtype=np.float32)}
+    assert csv_io.csv_engine(finite) == "fixed"
+    assert csv_io.csv_engine(other) == csv_io.csv_engine() == "polars"
+    assert write(finite, None) == write(finite, "fixed")
+    assert write(other, None) == write(other, "polars")
     monkeypatch.setattr(csv_io, "_POLARS", None)  # as if polars were not installed
-    assert csv_io.csv_engine() == "numpy"
-    arrays = {"x": np.array([[[0.5, -0.0]]], dtype=np.float32)}
-    assert write(arrays, None) == write(arrays, "numpy")
+    assert csv_io.csv_engine(finite) == "fixed"
+    assert csv_io.csv_engine(other) == csv_io.csv_engine() == "numpy"
+    assert write(other, None) == write(other, "numpy")
     with pytest.raises(ImportError, match="pip install polars"):
-        write(arrays, "polars")
-    with pytest.raises(ValueError, match=r"one of \('polars', 'numpy'\), got 'pyarrow'"):
-        write(arrays, "pyarrow")
+        write(other, "polars")
+    with pytest.raises(ValueError, match=r"one of \('fixed', 'polars', 'numpy'\), got 'pyarrow'"):
+        write(other, "pyarrow")
 
 
 def test_export_without_polars_uses_the_numpy_engine(monkeypatch, tmp_path):

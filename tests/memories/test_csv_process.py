@@ -46,7 +46,8 @@ def test_dumps_are_written_by_an_idle_child_and_equal_the_in_thread_files(tmp_pa
     written = dumps(tmp_path / "child")
     assert [os.path.basename(p)[-12:] for p in written] == ["00000001.csv", "00000002.csv"]
     last = load_dump(written[-1])
-    np.testing.assert_array_equal(last["states"][:, :, 0], [[2.0, 2.01, 2.02], [3.0, 3.01, 3.02]])
+    np.testing.assert_array_equal(last["states"][:, :, 0].astype(np.float32),
+                                  np.float32([[2.0, 2.01, 2.02], [3.0, 3.01, 3.02]]))
     # byte for byte what the same memory gives when written in this process
     here = tmp_path / "here.csv"
     csv_process.write_csv_file(str(here), {k: memory.tensors[k].numpy() for k in memory.get_tensor_names()})
@@ -149,7 +150,8 @@ def test_a_child_that_cannot_start_means_in_process_writes(tmp_path, child, monk
     assert child.in_process and child.pid is None
     warnings = [r.getMessage() for r in caplog.records if "could not start the csv export process" in r.getMessage()]
     assert len(warnings) == 1 and "Resource temporarily unavailable" in warnings[0]
-    np.testing.assert_array_equal([load_dump(p)["states"][0, 1, 0] for p in dumps(tmp_path)], [0.01, 1.01, 2.01])
+    np.testing.assert_array_equal([np.float32(load_dump(p)["states"][0, 1, 0]) for p in dumps(tmp_path)],
+                                  np.float32([0.01, 1.01, 2.01]))
 
 
 def test_a_starved_child_does_not_stall_training(tmp_path, child, monkeypatch, caplog):

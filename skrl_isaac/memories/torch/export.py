@@ -8,9 +8,11 @@ A dump holds, for every tensor of the memory, an array ``(steps, num_envs, size)
   ``step, env, <tensor>.<i>`` (``i``: index in the tensor's last dim); booleans as 0/1, integers as
   integers, floats with enough digits to read back bit-exactly (``nan``, ``inf``, ``-inf``, ``-0.0``
   included; a float column that holds ``-0.0`` writes its integral values with a decimal point, so
-  ``pandas.read_csv`` keeps the sign). Written by ``polars.DataFrame.write_csv`` (shortest round-trip
-  digits, off the GIL) when polars is installed, else by numpy ``%`` formatting (``%.5g`` / ``%.9g``
-  / ``%.17g`` for float16 / float32 / float64); the two parse back to the same values.
+  ``pandas.read_csv`` keeps the sign). Float32 / float16 / bool dumps with finite values are written
+  by :mod:`csv_fixed` (``%+.8e``, zero-padded ``step``/``env``, fixed-length rows built by numpy);
+  others by ``polars.DataFrame.write_csv`` (shortest round-trip digits, off the GIL) when polars is
+  installed, else by numpy ``%`` formatting (``%.5g`` / ``%.9g`` / ``%.17g`` for float16 / float32 /
+  float64); all parse back to the same values (:mod:`csv_io`).
 
 Automatic exports (``export=True``) are named ``<creation time>_memory_<fill cycle>.<ext>``, e.g.
 ``24-05-01_12-30-00-123456_memory_00000003.csv``: the time (``%y-%m-%d_%H-%M-%S-%f``) is fixed per
