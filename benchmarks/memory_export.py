@@ -6,8 +6,9 @@ advantages). Per fill (``memory_size`` steps): a dummy PPO update (``sample_all`
 forward + backward + Adam step, a few epochs). The same loop runs with export off, ``pt``, ``np``
 and ``csv``; rounds alternate between the variants and the best round of each is kept (filters
 out noise from other processes). ``close()`` (waiting for the last writes) is inside the timing.
+``--csv-engines fixed polars`` runs one csv variant per csv writer (``csv:fixed``, ``csv:polars``).
 
-    python benchmarks/memory_export.py --num-envs 256 1024 --cycles 20 --rounds 3
+    python benchmarks/memory_export.py --num-envs 256 1024 --cycles 20 --rounds 3 [--csv-engines fixed polars]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skrl_isaac.memories.torch import RandomMemory  # noqa: E402
+from skrl_isaac.memories.torch import RandomMemory, csv_io  # noqa: E402
 
 TENSORS = {"states": (60, torch.float32), "actions": (8, torch.float32), "rewards": (1, torch.float32),
            "terminated": (1, torch.bool), "truncated": (1, torch.bool), "log_prob": (1, torch.float32),
@@ -35,8 +36,12 @@ def mlp(inputs: int, outputs: int, device: str) -> torch.nn.Module:
                                torch.nn.Linear(64, outputs)).to(device)
 
 
-def run(fmt: str | None, num_envs: int, memory_size: int, cycles: int, device: str, folder: str) -> float:
-    """Env steps per second of the loop (export ``fmt``, or off when None)."""
+def run(variant: str | None, num_envs: int, memory_size: int, cycles: int, device: str, folder: str) -> float:
+    """Env steps per second of the loop (export ``variant``: ``pt``, ``np``, ``csv`` or ``csv:<engine>``;
+    off when None)."""
+    fmt, _, engine = (variant or "").partition(":")
+    fmt = fmt or None
+    csv_io.CSV_ENGINE = engine or None
     torch.manual_seed(0)
     memory = RandomMemory(memory_size=memory_size, num_envs=num_envs, device=device, export=fmt is not None,
                           export_format=fmt or "pt", export_directory=folder)
@@ -81,11 +86,13 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20, help="fill cycles per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--csv-engines", nargs="+", choices=list(csv_io.CSV_ENGINES), default=None,
+                        help="one csv variant per csv writer (default: one 'csv' with the default writer)")
     args = parser.parse_args()
-    variants = [None, "pt", "np", "csv"]
+    variants = [None, "pt", "np"] + ([f"csv:{e}" for e in args.csv_engines] if args.csv_engines else ["csv"])
     print(f"device={args.device} torch threads={torch.get_num_threads()} memory_size={args.memory_size} "
           f"cycles/round={args.cycles} rounds={args.rounds}")
-    print(f"{'num_envs':>8} {'export':>6} {'env-steps/s':>12} {'vs off':>7} {'file MB':>8}")
+    print(f"{'num_envs':>8} {'export':>10} {'env-steps/s':>12} {'vs off':>7} {'file MB':>8}")
     for num_envs in args.num_envs:
         best = {v: 0.0 for v in variants}
         sizes = {}
@@ -102,7 +109,7 @@ def main() -> None:
                     shutil.rmtree(folder, ignore_errors=True)
         for v in variants:
             size = f"{sizes[v]:8.2f}" if v in sizes else f"{'-':>8}"
-            print(f"{num_envs:>8} {v or 'off':>6} {best[v]:>12.0f} {best[v] / best[None]:>7.3f} {size}")
+            print(f"{num_envs:>8} {v or 'off':>10} {best[v]:>12.0f} {best[v] / best[None]:>7.3f} {size}")
 
 
 if __name__ == "__main__":
