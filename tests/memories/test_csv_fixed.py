@@ -19,7 +19,9 @@ FINITE_32 = st.floats(width=32, allow_nan=False, allow_infinity=False, allow_sub
 
 
 def cells(arrays: dict[str, np.ndarray], writer: csv_fixed.FixedWidthCsv | None = None) -> list[list[str]]:
-    text = bytes((writer or csv_fixed.FixedWidthCsv()).body(arrays)).decode("ascii")
+    out = io.BytesIO()
+    (writer or csv_fixed.FixedWidthCsv()).write(out.write, arrays)
+    text = out.getvalue().decode("ascii")
     assert text.endswith("\n")
     return [line.split(",") for line in text[:-1].split("\n")]
 

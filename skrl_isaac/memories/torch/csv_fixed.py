@@ -3,7 +3,7 @@
 Every float is written as C's ``%+.8e`` (``+1.23456789e-01``: 9 significant digits, which read
 back to the same float32 bits), every boolean as ``0`` / ``1``, and ``step`` / ``env`` with
 leading zeros to the width of the largest (``03``, ``017``). So every row has the same length,
-and the whole text is one ``(rows, row length)`` byte matrix that numpy fills column by column:
+and each chunk of rows is a ``(rows, row length)`` byte matrix that numpy fills column by column:
 no Python per value or row, no branch per digit. On the 2-core test machine a 4096-row x 77-column
 PPO dump takes ~5 ms against polars' ~13 ms (``benchmarks/overhead.py``'s writer timing); the
 files are ~44% bigger than polars' shortest digits.
@@ -20,7 +20,7 @@ Non-finite values, and dtypes other than float32 / float16 / bool, are not handl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -61,41 +61,55 @@ def _digits(n: int) -> int:
 
 
 class FixedWidthCsv:
-    """Writes the csv text of dumps (``{name: (steps, envs, size)}``); keeps its scratch arrays
-    between dumps, so a training run's exports allocate nothing after the first."""
+    """Writes the csv rows of dumps (``{name: (steps, envs, size)}``) a chunk of rows at a time,
+    through scratch arrays of ~``CHUNK_VALUES`` values that it keeps between dumps (so a training
+    run's exports allocate nothing after the first, and memory stays bounded whatever the dump's size)."""
 
     def __init__(self) -> None:
         self._scratch: dict[str, np.ndarray] = {}
 
-    def body(self, arrays: dict[str, np.ndarray]) -> memoryview:
-        """The csv rows (no header) of ``arrays`` (see :func:`fits`) as bytes, valid until the next call."""
+    def write(self, write: Callable[[memoryview], Any], arrays: dict[str, np.ndarray]) -> None:
+        """Call ``write`` with the csv rows (no header) of ``arrays`` (see :func:`fits`), in chunks of
+        whole rows; each chunk's bytes are valid during the call only."""
         steps, envs = next(iter(arrays.values())).shape[:2]
         rows = steps * envs
         ws, we = _digits(steps), _digits(envs)
         flat = [a.reshape(rows, a.shape[-1]) for a in arrays.values()]
         row_len = ws + we + 2 + sum(2 * a.shape[1] if a.dtype == _BOOL else (FLOAT_WIDTH + 1) * a.shape[1] for a in flat)
-        buffer = self._buffer("text", np.uint8, rows * row_len)
-        text = buffer.reshape(steps, envs, row_len)
-        text[:, :, :ws] = np.frombuffer(b"".join(b"%0*d" % (ws, i) for i in range(steps)), np.uint8).reshape(steps, 1, ws)
-        text[:, :, ws] = ord(",")
-        text[:, :, ws + 1:ws + 1 + we] = np.frombuffer(b"".join(b"%0*d" % (we, i) for i in range(envs)), np.uint8).reshape(1, envs, we)
-        text[:, :, ws + 1 + we] = ord(",")
-        text = text.reshape(rows, row_len)
+        chunk = max(1, min(rows, CHUNK_VALUES // sum(a.shape[1] for a in flat)))
+        step_text = np.frombuffer(b"".join(b"%0*d," % (ws, i) for i in range(steps)), np.uint8).reshape(steps, ws + 1)
+        env_text = np.frombuffer(b"".join(b"%0*d," % (we, i) for i in range(envs)), np.uint8).reshape(envs, we + 1)
+        row = self._buffer("row", np.intp, chunk)
+        index = self._buffer("index", np.intp, chunk)
+        buffer = self._buffer("text", np.uint8, chunk * row_len)
         floats = []  # (values, first byte in the row)
         offset = ws + we + 2
         for a in flat:
-            if a.dtype == _BOOL:
-                block = text[:, offset:offset + 2 * a.shape[1]].reshape(rows, a.shape[1], 2)
-                np.add(a.view(np.uint8), ord("0"), out=block[:, :, 0])
-                block[:, :, 1] = ord(",")
-                offset += 2 * a.shape[1]
-            else:
+            if a.dtype != _BOOL:
                 floats.append((a, offset))
-                offset += (FLOAT_WIDTH + 1) * a.shape[1]
-        if floats:
-            self._floats(floats, text)
-        text[:, row_len - 1] = ord("\n")
-        return memoryview(buffer)
+            offset += (2 if a.dtype == _BOOL else FLOAT_WIDTH + 1) * a.shape[1]
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            text = buffer[:n * row_len].reshape(n, row_len)
+            row_, index_ = row[:n], index[:n]
+            np.add(np.arange(n), start, out=row_)
+            np.floor_divide(row_, envs, out=index_)
+            np.take(step_text, index_, axis=0, out=text[:, :ws + 1], mode="clip")
+            np.remainder(row_, envs, out=index_)
+            np.take(env_text, index_, axis=0, out=text[:, ws + 1:ws + we + 2], mode="clip")
+            offset = ws + we + 2
+            for a in flat:
+                if a.dtype == _BOOL:
+                    block = text[:, offset:offset + 2 * a.shape[1]].reshape(n, a.shape[1], 2)
+                    np.add(a[start:start + n].view(np.uint8), ord("0"), out=block[:, :, 0])
+                    block[:, :, 1] = ord(",")
+                    offset += 2 * a.shape[1]
+                else:
+                    offset += (FLOAT_WIDTH + 1) * a.shape[1]
+            if floats:
+                self._floats([(a[start:start + n], at) for a, at in floats], text)
+            text[:, row_len - 1] = ord("\n")
+            write(memoryview(buffer[:n * row_len]))
 
     def _buffer(self, name: str, dtype: Any, n: int) -> np.ndarray:
         buf = self._scratch.get(name)
@@ -105,63 +119,56 @@ class FixedWidthCsv:
 
     def _floats(self, floats: list[tuple[np.ndarray, int]], text: np.ndarray) -> None:
         """Write the float tensors' values (``(rows, cols)`` each, finite) as ``%+.8e,`` into
-        ``text`` (``(rows, row length)`` bytes) at their byte offsets, a chunk of rows at a time."""
-        rows = text.shape[0]
+        ``text`` (``(rows, row length)`` bytes) at their byte offsets."""
+        n = text.shape[0]
         columns = sum(a.shape[1] for a, _ in floats)
-        chunk = max(1, min(rows, CHUNK_VALUES // columns))
-        x = self._buffer("x", np.float64, chunk * columns).reshape(chunk, columns)
-        scaled = self._buffer("scaled", np.float64, chunk * columns).reshape(chunk, columns)
-        k = self._buffer("k", np.int32, chunk * columns).reshape(chunk, columns)
-        m = self._buffer("m", np.int32, chunk * columns).reshape(chunk, columns)
-        q = self._buffer("q", np.int32, chunk * columns).reshape(chunk, columns)
-        negative = self._buffer("negative", np.bool_, chunk * columns).reshape(chunk, columns)
-        fraction = self._buffer("fraction", np.uint64, chunk * columns).reshape(chunk, columns)
-        cells = self._buffer("cells", _CELL, chunk * columns).reshape(chunk, columns)
-        cells["point"], cells["comma"] = ord("."), ord(",")
-        cell_bytes = cells.view(np.uint8).reshape(chunk, columns * (FLOAT_WIDTH + 1))
-        for start in range(0, rows, chunk):
-            n = min(chunk, rows - start)
-            x_, scaled_, k_, m_, q_, neg_, frac_, cells_ = (b[:n] for b in (x, scaled, k, m, q, negative, fraction, cells))
-            column = 0
-            for a, _ in floats:
-                np.copyto(x_[:, column:column + a.shape[1]], a[start:start + n])  # exact in float64
-                column += a.shape[1]
-            np.signbit(x_, out=neg_)
-            np.abs(x_, out=x_)
-            with np.errstate(divide="ignore"):
-                np.log10(x_, out=scaled_)  # log10(0) = -inf: clipped, then fixed below
-            np.floor(scaled_, out=scaled_)
-            np.clip(scaled_, _K_MIN + 1, _K_MAX - 1, out=scaled_)
-            np.copyto(k_, scaled_, casting="unsafe")
-            np.subtract(k_, _K_MIN, out=q_)
-            np.take(_SCALE, q_, out=scaled_, mode="clip")
-            np.multiply(x_, scaled_, out=scaled_)
-            np.rint(scaled_, out=scaled_)
-            np.copyto(m_, scaled_, casting="unsafe")
-            # m outside [1e8, 1e9): log10 was off by one near a power of ten, or the value is zero
-            np.subtract(m_, 100_000_000, out=q_)
-            off = np.flatnonzero(q_.reshape(-1).view(np.uint32) >= 900_000_000)
-            if off.size:
-                _fix(x_.reshape(-1), k_.reshape(-1), m_.reshape(-1), off)
-            np.multiply(neg_.view(np.uint8), ord("-") - ord("+"), out=cells_["sign"])
-            np.add(cells_["sign"], ord("+"), out=cells_["sign"])
-            np.floor_divide(m_, 100_000_000, out=q_)
-            np.add(q_, ord("0"), out=cells_["lead"], casting="unsafe")
-            np.multiply(q_, 100_000_000, out=q_)
-            np.subtract(m_, q_, out=m_)  # the 8 digits after the point
-            np.floor_divide(m_, 10_000, out=q_)
-            np.take(_DIGITS4, q_, out=frac_, mode="clip")
-            np.multiply(q_, 10_000, out=q_)
-            np.subtract(m_, q_, out=m_)
-            np.take(_DIGITS4_HIGH, m_, out=scaled_.view(np.uint64), mode="clip")
-            np.bitwise_or(frac_, scaled_.view(np.uint64), out=cells_["fraction"])
-            np.subtract(k_, _K_MIN, out=q_)
-            np.take(_EXPONENT, q_, out=cells_["exponent"], mode="clip")
-            column = 0
-            for a, offset in floats:
-                width = (FLOAT_WIDTH + 1) * a.shape[1]
-                text[start:start + n, offset:offset + width] = cell_bytes[:n, column:column + width]
-                column += width
+        x_, scaled_ = (self._buffer(b, np.float64, n * columns).reshape(n, columns) for b in ("x", "scaled"))
+        k_, m_, q_ = (self._buffer(b, np.int32, n * columns).reshape(n, columns) for b in ("k", "m", "q"))
+        neg_ = self._buffer("negative", np.bool_, n * columns).reshape(n, columns)
+        frac_ = self._buffer("fraction", np.uint64, n * columns).reshape(n, columns)
+        cells_ = self._buffer("cells", _CELL, n * columns).reshape(n, columns)
+        cells_["point"], cells_["comma"] = ord("."), ord(",")
+        column = 0
+        for a, _ in floats:
+            np.copyto(x_[:, column:column + a.shape[1]], a)  # exact in float64
+            column += a.shape[1]
+        np.signbit(x_, out=neg_)
+        np.abs(x_, out=x_)
+        with np.errstate(divide="ignore"):
+            np.log10(x_, out=scaled_)  # log10(0) = -inf: clipped, then fixed below
+        np.floor(scaled_, out=scaled_)
+        np.clip(scaled_, _K_MIN + 1, _K_MAX - 1, out=scaled_)
+        np.copyto(k_, scaled_, casting="unsafe")
+        np.subtract(k_, _K_MIN, out=q_)
+        np.take(_SCALE, q_, out=scaled_, mode="clip")
+        np.multiply(x_, scaled_, out=scaled_)
+        np.rint(scaled_, out=scaled_)
+        np.copyto(m_, scaled_, casting="unsafe")
+        # m outside [1e8, 1e9): log10 was off by one near a power of ten, or the value is zero
+        np.subtract(m_, 100_000_000, out=q_)
+        off = np.flatnonzero(q_.reshape(-1).view(np.uint32) >= 900_000_000)
+        if off.size:
+            _fix(x_.reshape(-1), k_.reshape(-1), m_.reshape(-1), off)
+        np.multiply(neg_.view(np.uint8), ord("-") - ord("+"), out=cells_["sign"])
+        np.add(cells_["sign"], ord("+"), out=cells_["sign"])
+        np.floor_divide(m_, 100_000_000, out=q_)
+        np.add(q_, ord("0"), out=cells_["lead"], casting="unsafe")
+        np.multiply(q_, 100_000_000, out=q_)
+        np.subtract(m_, q_, out=m_)  # the 8 digits after the point
+        np.floor_divide(m_, 10_000, out=q_)
+        np.take(_DIGITS4, q_, out=frac_, mode="clip")
+        np.multiply(q_, 10_000, out=q_)
+        np.subtract(m_, q_, out=m_)
+        np.take(_DIGITS4_HIGH, m_, out=scaled_.view(np.uint64), mode="clip")
+        np.bitwise_or(frac_, scaled_.view(np.uint64), out=cells_["fraction"])
+        np.subtract(k_, _K_MIN, out=q_)
+        np.take(_EXPONENT, q_, out=cells_["exponent"], mode="clip")
+        cell_bytes = cells_.view(np.uint8).reshape(n, columns * (FLOAT_WIDTH + 1))
+        column = 0
+        for a, offset in floats:
+            width = (FLOAT_WIDTH + 1) * a.shape[1]
+            text[:, offset:offset + width] = cell_bytes[:, column:column + width]
+            column += width
 
 
 def _fix(x: np.ndarray, k: np.ndarray, m: np.ndarray, off: np.ndarray) -> None:

@@ -72,8 +72,7 @@ def write_csv(f: Any, arrays: dict[str, np.ndarray], engine: str | None = None) 
     if engine == "fixed":
         if not hasattr(_FIXED, "writer"):
             _FIXED.writer = csv_fixed.FixedWidthCsv()
-        body = _FIXED.writer.body(arrays)
-        f.write(str(body, "ascii") if text else body)
+        _FIXED.writer.write((lambda chunk: f.write(str(chunk, "ascii"))) if text else f.write, arrays)
     elif engine == "polars" and text:
         f.write(_polars_csv_body(arrays).decode("ascii"))
     elif engine == "polars":
