@@ -348,11 +348,15 @@ def test_no_host_sync_on_cuda(agent_name, tmp_path):
 
 
 # -- mixed precision: the update steps under bfloat16 autocast, acting in float32 -----------------
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("agent_name", AGENTS)
-def test_mixed_precision_runs_the_updates_in_bfloat16(agent_name, device, tmp_path):
+def test_mixed_precision_runs_the_updates_in_low_precision(agent_name, dtype, device, tmp_path, monkeypatch):
+    from skrl_isaac.agents.torch import base
     from skrl_isaac.agents.torch.precision import cpu_has_bfloat16
 
-    if not (cpu_has_bfloat16() if device == "cpu" else torch.cuda.is_bf16_supported()):
+    if dtype == torch.float16:  # as on a GPU without bfloat16: float16 + GradScaler (the CPU has float16 autocast)
+        monkeypatch.setattr(base, "autocast_dtype", lambda device: torch.float16)
+    elif not (cpu_has_bfloat16() if device == "cpu" else torch.cuda.is_bf16_supported()):
         pytest.skip(f"no bfloat16 on {device}")
     set_seed(0)
     env = make_env(agent_name, num_envs=4, device=device)
@@ -376,8 +380,9 @@ def test_mixed_precision_runs_the_updates_in_bfloat16(agent_name, device, tmp_pa
             if isinstance(module, torch.nn.Linear):
                 module.register_forward_hook(lambda m, i, o: seen[phase[0]].add(o.dtype))
     train(agent, env, 30)
-    assert seen["update"] == {torch.bfloat16}
+    assert seen["update"] == {dtype}
     assert seen["act"] == {torch.float32}
+    assert (agent.grad_scaler is not None) == (dtype == torch.float16)
     for name, model in agent.models.items():
         for p in model.parameters():
             assert p.dtype == torch.float32 and bool(torch.isfinite(p).all()), name

@@ -1,4 +1,5 @@
-"""PPO's ``mixed_precision``: the models' forward passes in bfloat16, everything else in float32."""
+"""PPO's ``mixed_precision``: the models' forward passes in bfloat16 (float16 + GradScaler where the
+device has no bfloat16), everything else in float32."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def test_float32_without_it(counting_task, device, tmp_path):
 def test_mixed_precision_setting_errors():
     with pytest.raises(ValueError, match="mixed_precision must be True or False, got 'yes'"):
         check_mixed_precision("yes", torch.device("cpu"))
-    with pytest.raises(ValueError, match="no bfloat16 autocast on device meta"):
+    with pytest.raises(ValueError, match="no autocast on device meta"):
         check_mixed_precision(True, torch.device("meta"))
     assert check_mixed_precision(False, torch.device("meta")) is False
 
@@ -85,3 +86,59 @@ def test_autocast_context():
         assert (x @ w).dtype == torch.float32
     with autocast(torch.device("cpu"), True):
         assert (x @ w).dtype == torch.bfloat16
+
+
+@pytest.fixture
+def float16_autocast(monkeypatch):
+    """Mixed precision as on a GPU without bfloat16 (float16 + GradScaler), on any device that has
+    float16 autocast (the CPU does)."""
+    from skrl_isaac.agents.torch import base
+
+    monkeypatch.setattr(base, "autocast_dtype", lambda device: torch.float16)
+
+
+def test_float16_mixed_precision_scales_the_losses(counting_task, device, tmp_path, float16_autocast):
+    env, _, _ = counting_env(counting_task, device)
+    agent = make_ppo(env, device, tmp_path, mixed_precision=True, state_preprocessor="RunningStandardScaler",
+                     value_preprocessor="RunningStandardScaler", experiment={"write_interval": 0})
+    assert isinstance(agent.grad_scaler, torch.amp.GradScaler)
+    seen = linear_output_dtypes(agent.policy, agent.value)
+    initial = [p.detach().clone() for p in agent.policy.parameters()]
+    train(agent, env, 16)  # 2 updates x 2 epochs x 2 minibatches = 8 steps
+    assert seen and set(seen) == {torch.float16}
+    scale = agent.grad_scaler.get_scale()
+    assert scale in [65536.0 / 2**i for i in range(4)]  # starts at 2**16, halves on an overflow (skipped step)
+    assert not all(torch.equal(p, q) for p, q in zip(agent.policy.parameters(), initial))  # steps were taken
+    for model in (agent.policy, agent.value):
+        for p in model.parameters():
+            assert p.dtype == torch.float32 and p.grad.dtype == torch.float32 and torch.isfinite(p).all()
+
+
+def test_float16_gradients_follow_the_float32_ones(counting_task, device, tmp_path, float16_autocast):
+    """After unscaling (done before clipping: a clip far above the norm keeps them as they are) the
+    float16 run's gradients agree with float32's to float16's precision."""
+    grads = []
+    for mixed in (False, True):
+        env, _, _ = counting_env(counting_task, device)
+        torch.manual_seed(0)
+        agent = make_ppo(env, device, tmp_path / str(mixed), mixed_precision=mixed, learning_epochs=1,
+                         mini_batches=1, grad_norm_clip=1e9, experiment={"write_interval": 0, "checkpoint_interval": 0})
+        if mixed:  # a scale this step does not overflow at (the default 2**16 may: that step is skipped)
+            agent.grad_scaler = torch.amp.GradScaler(torch.device(device).type, init_scale=256.0)
+        train(agent, env, 8)
+        grads.append(torch.cat([p.grad.flatten() for m in (agent.policy, agent.value) for p in m.parameters()]))
+    full, mixed = grads
+    cosine = torch.nn.functional.cosine_similarity(full, mixed, dim=0)
+    assert 0.999 < cosine < 1.0, float(cosine)
+    assert abs(float(mixed.norm() / full.norm()) - 1) < 0.01
+
+
+def test_the_grad_scaler_state_is_in_agent_checkpoints(counting_task, device, tmp_path, float16_autocast):
+    env, _, _ = counting_env(counting_task, device)
+    agent = make_ppo(env, device, tmp_path, mixed_precision=True, experiment={"write_interval": 0})
+    train(agent, env, 8)
+    agent.grad_scaler.update(1024.0)  # as after overflows
+    path = agent.save(str(tmp_path / "agent.pt"), 8)
+    fresh = make_ppo(env, device, tmp_path / "fresh", mixed_precision=True, experiment={"write_interval": 0})
+    fresh.load(path)
+    assert fresh.grad_scaler.get_scale() == 1024.0

@@ -9,7 +9,8 @@ from typing import Any, ContextManager, Mapping
 import torch
 
 from skrl_isaac import logger
-from skrl_isaac.agents.torch.precision import autocast, check_mixed_precision, no_autocast
+from skrl_isaac.agents.torch.precision import (autocast, autocast_dtype, check_mixed_precision, make_grad_scaler,
+                                               no_autocast)
 from skrl_isaac.agents.torch.tracking import Tracker
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
@@ -72,8 +73,11 @@ class Agent:
         self.checkpoint_policy_only = bool(experiment["checkpoint_policy_only"])
         self.best_window = int(experiment.get("best_window", 0))
         self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0) or 0)  # <= 0: no clipping (see optimize())
-        # bfloat16 autocast of the models' forward passes (each agent decides which; see precision.py)
+        # bfloat16 (float16 on pre-Ampere GPUs) autocast of the models' forward passes (each agent decides
+        # which; see precision.py); float16 scales its losses with grad_scaler (saved in agent checkpoints)
         self._mixed_precision = check_mixed_precision(cfg.get("mixed_precision", False), self.device)
+        self._autocast_dtype = autocast_dtype(self.device) if self._mixed_precision else None
+        self.grad_scaler = make_grad_scaler(self.device, self._autocast_dtype)
         directory = experiment["directory"] or os.path.join(os.getcwd(), "runs")
         name = experiment["experiment_name"] or (
             datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f") + "_" + type(self).__name__)
@@ -153,21 +157,31 @@ class Agent:
             self._tracker.add_stats(tag, values)
 
     def autocast(self) -> ContextManager:
-        """The models' forward passes in bfloat16 with ``cfg["mixed_precision"]``; a no-op context otherwise."""
-        return autocast(self.device, self._mixed_precision)
+        """The models' forward passes in bfloat16 (float16 on pre-Ampere GPUs) with ``cfg["mixed_precision"]``;
+        a no-op context otherwise."""
+        return autocast(self.device, self._mixed_precision, self._autocast_dtype or torch.bfloat16)
 
     def optimize(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         """Zero the gradients, back-propagate ``loss``, clip their norm (``cfg["grad_norm_clip"] > 0``) and step.
 
-        No host sync: the gradient norm and the clipping stay on the device.
+        No host sync: the gradient norm and the clipping stay on the device. With float16 mixed
+        precision, :attr:`grad_scaler` scales the loss, unscales the gradients before clipping and
+        skips a step whose gradients are not finite (in fused Adam's kernel: still no host sync).
         """
         optimizer.zero_grad(set_to_none=True)
+        scaler = self.grad_scaler
         with no_autocast(self.device, self._mixed_precision):  # the update's forward may be autocast, not this
-            loss.backward()
+            (loss if scaler is None else scaler.scale(loss)).backward()
             if self._grad_norm_clip > 0:
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
                 params = [p for group in optimizer.param_groups for p in group["params"]]
                 torch.nn.utils.clip_grad_norm_(params, self._grad_norm_clip)
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
 
     def check_finite(self, timestep: int) -> None:
         """Stop with :class:`TrainingDiverged` if a loss or a parameter became NaN/inf (one host sync).

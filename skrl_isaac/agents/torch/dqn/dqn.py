@@ -42,6 +42,7 @@ DQN_DEFAULT_CONFIG: dict[str, Any] = {
     "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
     "time_limit_bootstrap": True,   # truncated transitions bootstrap from their own state (False: as terminal)
     "mixed_precision": False,       # run the update's forward passes under torch.autocast in bfloat16
+                                    # (float16 with a GradScaler on pre-Ampere GPUs)
 
     "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
 }

@@ -49,8 +49,8 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
     "time_limit_bootstrap": False,  # bootstrap at timeout termination (episode truncation)
 
     "mixed_precision": False,       # run the models' forward passes under torch.autocast in bfloat16 (CPUs
-                                    # with AVX512-BF16/AMX, GPUs with bfloat16); parameters, optimizer and
-                                    # losses stay float32
+                                    # with AVX512-BF16/AMX, GPUs with bfloat16; float16 with a GradScaler on
+                                    # pre-Ampere GPUs); parameters, optimizer and losses stay float32
 
     "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
 }
