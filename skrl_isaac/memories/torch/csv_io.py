@@ -4,7 +4,7 @@ Three engines write the same header and the same values (they read back to the s
 
 * ``fixed`` (:mod:`csv_fixed`, numpy): float32/float16 as ``%+.8e``, booleans as 0/1, ``step`` and
   ``env`` zero-padded, so every row has the same length and numpy fills the text column by column.
-  The fastest (~3x polars); it takes float32 / float16 / bool dumps with finite values only, which
+  The fastest (~2.5x polars); it takes float32 / float16 / bool dumps with finite values only, which
   is what agents store. The default for such dumps.
 * ``polars`` (``polars.DataFrame.write_csv``: Rust, releases the GIL, shortest round-trip float text
   that always keeps a decimal point or exponent): every other dump, when polars is importable.
