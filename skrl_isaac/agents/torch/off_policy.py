@@ -16,8 +16,8 @@ never be bootstrapped from. A terminated transition does not bootstrap at all. A
 * ``time_limit_bootstrap=False``: treated as terminal (no bootstrap), as skrl 0.x's ``dones``.
 
 ``mixed_precision=True`` runs each update step (targets, losses) under bfloat16 autocast (float16
-with a GradScaler on pre-Ampere GPUs); acting
-stays float32 (256-row forward passes gain nothing from it). See :mod:`skrl_isaac.agents.torch.precision`.
+with a GradScaler on pre-Ampere GPUs); acting stays float32 (256-row forward passes gain nothing
+from it). See :mod:`skrl_isaac.agents.torch.precision`.
 
 Nothing here reads a tensor back to the host: schedules are computed from the Python ``timestep``
 and every tracked value stays a device tensor until the base class writes it.

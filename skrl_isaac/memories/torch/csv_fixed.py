@@ -75,19 +75,18 @@ class FixedWidthCsv:
         rows = steps * envs
         ws, we = _digits(steps), _digits(envs)
         flat = [a.reshape(rows, a.shape[-1]) for a in arrays.values()]
-        row_len = ws + we + 2 + sum(2 * a.shape[1] if a.dtype == _BOOL else (FLOAT_WIDTH + 1) * a.shape[1] for a in flat)
+        bools, floats = [], []  # (values, first byte in the row)
+        offset = ws + we + 2
+        for a in flat:
+            (bools if a.dtype == _BOOL else floats).append((a, offset))
+            offset += (2 if a.dtype == _BOOL else FLOAT_WIDTH + 1) * a.shape[1]
+        row_len = offset
         chunk = max(1, min(rows, CHUNK_VALUES // sum(a.shape[1] for a in flat)))
         step_text = np.frombuffer(b"".join(b"%0*d," % (ws, i) for i in range(steps)), np.uint8).reshape(steps, ws + 1)
         env_text = np.frombuffer(b"".join(b"%0*d," % (we, i) for i in range(envs)), np.uint8).reshape(envs, we + 1)
         row = self._buffer("row", np.intp, chunk)
         index = self._buffer("index", np.intp, chunk)
         buffer = self._buffer("text", np.uint8, chunk * row_len)
-        floats = []  # (values, first byte in the row)
-        offset = ws + we + 2
-        for a in flat:
-            if a.dtype != _BOOL:
-                floats.append((a, offset))
-            offset += (2 if a.dtype == _BOOL else FLOAT_WIDTH + 1) * a.shape[1]
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
             text = buffer[:n * row_len].reshape(n, row_len)
@@ -97,15 +96,10 @@ class FixedWidthCsv:
             np.take(step_text, index_, axis=0, out=text[:, :ws + 1], mode="clip")
             np.remainder(row_, envs, out=index_)
             np.take(env_text, index_, axis=0, out=text[:, ws + 1:ws + we + 2], mode="clip")
-            offset = ws + we + 2
-            for a in flat:
-                if a.dtype == _BOOL:
-                    block = text[:, offset:offset + 2 * a.shape[1]].reshape(n, a.shape[1], 2)
-                    np.add(a[start:start + n].view(np.uint8), ord("0"), out=block[:, :, 0])
-                    block[:, :, 1] = ord(",")
-                    offset += 2 * a.shape[1]
-                else:
-                    offset += (FLOAT_WIDTH + 1) * a.shape[1]
+            for a, at in bools:
+                block = text[:, at:at + 2 * a.shape[1]].reshape(n, a.shape[1], 2)
+                np.add(a[start:start + n].view(np.uint8), ord("0"), out=block[:, :, 0])
+                block[:, :, 1] = ord(",")
             if floats:
                 self._floats([(a[start:start + n], at) for a, at in floats], text)
             text[:, row_len - 1] = ord("\n")
@@ -172,8 +166,9 @@ class FixedWidthCsv:
 
 
 def _fix(x: np.ndarray, k: np.ndarray, m: np.ndarray, off: np.ndarray) -> None:
-    """Redo the values at ``off``: zeros get ``k = 0, m = 0``; others move ``k`` by one until
-    ``m`` lands in ``[1e8, 1e9)`` (log10 is off by less than one, so once is enough)."""
+    """Redo the values at ``off``: zeros get ``k = 0, m = 0``; others move ``k`` by one so that
+    ``m`` lands in ``[1e8, 1e9)`` (log10 is off by at most one, so the first pass settles it; the
+    second is a guard)."""
     xs, ks = x[off], k[off].astype(np.int64)
     zero = xs == 0
     for _ in range(2):
