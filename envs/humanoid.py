@@ -246,7 +246,7 @@ class Humanoid(LocomotionTask):
     def _read_state(self) -> None:
         nq = self.model.nq
         if self._block_t is not None:
-            self._x.copy_(self._block_t[:, 1:1 + nq + self.model.nv])
+            self._x.copy_(self._block_x)
         else:
             self._x[:, :nq].copy_(self._qpos_t)
             self._x[:, nq:].copy_(self._qvel_t)

@@ -87,7 +87,7 @@ class LocomotionTask(VecTask):
     def _reset_envs(self) -> None:
         """Reset the environments flagged in _reset_b with masked writes only."""
         nq, nv = self.model.nq, self.model.nv
-        torch.rand(self._noise.shape, generator=self.rng, device=self.device, out=self._noise)
+        self._noise.uniform_(generator=self.rng)  # (torch.rand(out=_noise)'s numbers, without its resize)
         torch.addcmul(self._noise_off, self._noise, self._noise_scale, out=self._new).clamp_(self._noise_lo, self._noise_hi)
         # simulator state rows
         self._rows_dofs2.copy_(self._new2)

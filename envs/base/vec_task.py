@@ -175,8 +175,16 @@ class VecTask:
         self._host = self._qpos_t.device
         self._on_host = self.device == self._host
         self._block_t = self._state_block()
-        # MuJoCo's own resets of unstable sims (see _or_simulator_resets)
-        self._sim_time = torch.zeros(self.num_envs, device=self.device, dtype=torch.float64)
+        # its [qpos, qvel] columns, the state a task reads after each step
+        self._block_x = None if self._block_t is None else self._block_t[:, 1:1 + model.nq + model.nv]
+        # MuJoCo's own resets of unstable sims (see _or_simulator_resets): the sims' time (the live view
+        # itself on the host, else a device copy), and the least time (progress + 1/2) control steps
+        # after our reset, tabled by progress (the float64 values of (progress + 0.5) * dt_step)
+        self._sim_time = self._time_t if self._on_host else torch.zeros(self.num_envs, device=self.device,
+                                                                         dtype=torch.float64)
+        dt_step = self.dt * self.control_freq_inv
+        self._time_floor_table = torch.arange(self.max_episode_length + 1, device=self.device,
+                                              dtype=torch.float64).add_(0.5).mul_(dt_step)
         self._time_floor = torch.zeros(self.num_envs, device=self.device, dtype=torch.float64)
         self._sim_reset = torch.zeros(self.num_envs, device=self.device, dtype=torch.bool)
 
@@ -190,8 +198,10 @@ class VecTask:
         reset it is ``(progress + 1) * dt_step``, after MuJoCo's at most ``dt_step``. Call it before
         ``progress_buf`` is incremented. (Not detectable in an episode's first step: rare, harmless.)
         """
-        self._sim_time.copy_(self._time_t)
-        torch.add(self.progress_buf, 0.5, out=self._time_floor).mul_(self.dt * self.control_freq_inv)
+        if not self._on_host:
+            self._sim_time.copy_(self._time_t)
+        # (progress is at most episodeLength - 2 here: the step that reaches episodeLength - 1 resets)
+        torch.index_select(self._time_floor_table, 0, self.progress_buf, out=self._time_floor)
         torch.lt(self._sim_time, self._time_floor, out=self._sim_reset)
         dead.logical_or_(self._sim_reset)
 

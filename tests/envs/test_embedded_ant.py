@@ -262,3 +262,18 @@ def test_step_never_syncs_through_python(device, monkeypatch):
     resets = torch.stack(resets)
     assert resets.sum().item() >= 8 * 5  # time-outs every 9 steps
     assert resets[23, 3].item() == 1
+
+
+def test_yaw_and_roll_wrap_as_remainder_bit_for_bit():
+    """obs[7:9] wraps atan2 into [0, 2 pi) with a compare and a masked add: the same float32 values as
+    ``remainder(2 pi)``, checked on tumbling ants and on the edge angles (-0, tiny negatives, -pi, pi)."""
+    env = make(64, seed=3)
+    gen = torch.Generator().manual_seed(4)
+    for _ in range(30):
+        env.step(rand_actions(env, gen, scale=3.0))
+        expected = torch.atan2(env._X_num, env._X_den).remainder(2.0 * math.pi)
+        assert torch.equal(env._r_ang, expected)
+    edges = torch.tensor([-0.0, 0.0, -1e-30, -1e-7, -math.pi, math.pi, -3.1415925, 1e-7], dtype=torch.float32)
+    wrapped = edges.clone()
+    wrapped.add_(torch.lt(edges, 0.0), alpha=2.0 * math.pi)
+    assert torch.equal(wrapped, edges.remainder(2.0 * math.pi))
