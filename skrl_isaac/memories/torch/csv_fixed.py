@@ -56,6 +56,13 @@ def misfits(arrays: dict[str, np.ndarray]) -> dict[str, str]:
     return out
 
 
+def flat_rows(arrays: dict[str, np.ndarray]) -> tuple[int, int, list[np.ndarray]]:
+    """``(steps, envs, [each (steps, envs, size) array as (steps * envs, size) rows])``: a dump's csv rows
+    run over the envs of each step (row ``step * envs + env``)."""
+    steps, envs = next(iter(arrays.values())).shape[:2]
+    return steps, envs, [a.reshape(steps * envs, a.shape[-1]) for a in arrays.values()]
+
+
 def _digits(n: int) -> int:
     return len(str(max(n - 1, 0)))
 
@@ -71,10 +78,9 @@ class FixedWidthCsv:
     def write(self, write: Callable[[memoryview], Any], arrays: dict[str, np.ndarray]) -> None:
         """Call ``write`` with the csv rows (no header) of ``arrays`` (see :func:`fits`), in chunks of
         whole rows; each chunk's bytes are valid during the call only."""
-        steps, envs = next(iter(arrays.values())).shape[:2]
+        steps, envs, flat = flat_rows(arrays)
         rows = steps * envs
         ws, we = _digits(steps), _digits(envs)
-        flat = [a.reshape(rows, a.shape[-1]) for a in arrays.values()]
         bools, floats = [], []  # (values, first byte in the row)
         offset = ws + we + 2
         for a in flat:

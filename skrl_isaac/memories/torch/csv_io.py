@@ -83,11 +83,6 @@ def write_csv(f: Any, arrays: dict[str, np.ndarray], engine: str | None = None) 
         _numpy_csv_body(write, arrays)
 
 
-def _flat(arrays: dict[str, np.ndarray]) -> tuple[int, int, list[np.ndarray]]:
-    steps, envs = next(iter(arrays.values())).shape[:2]
-    return steps, envs, [a.reshape(steps * envs, a.shape[-1]) for a in arrays.values()]
-
-
 def _negative_zero_columns(a: np.ndarray) -> np.ndarray:
     """Per column of a float ``(rows, k)`` array: does it hold a ``-0.0``?"""
     return (np.signbit(a) & (a == 0)).any(axis=0)
@@ -96,7 +91,7 @@ def _negative_zero_columns(a: np.ndarray) -> np.ndarray:
 def _numpy_csv_body(write: Callable[[str], Any], arrays: dict[str, np.ndarray]) -> None:
     """Each block of rows is turned into one matrix and formatted with a single ``%`` operation
     (one row format repeated), so there is no Python loop over rows or values."""
-    steps, envs, flat = _flat(arrays)
+    steps, envs, flat = csv_fixed.flat_rows(arrays)
     fmts = ["%d", "%d"]
     exact_in_f64 = True  # every value representable as a float64 (else: object matrix)
     for a in flat:
@@ -142,7 +137,7 @@ def _polars_frame(arrays: dict[str, np.ndarray]) -> Any:
     """One ``polars.DataFrame`` column per csv column after the header's ``step, env`` (see
     :func:`_polars_csv_body`)."""
     pl = _polars()
-    steps, envs, flat = _flat(arrays)
+    steps, envs, flat = csv_fixed.flat_rows(arrays)
     columns = {"0": np.repeat(np.arange(steps, dtype=np.int64), envs),
                "1": np.tile(np.arange(envs, dtype=np.int64), steps)}
     for a in flat:
