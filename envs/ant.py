@@ -52,7 +52,8 @@ acted during the last substep, like PhysX force sensors after ``simulate``.
 Performance: the state is read with one host->device conversion of the
 Batch's contiguous per-sim state rows (time, qpos, qvel, warmstart) when the
 layout allows it (checked at start-up; otherwise per-field views are used),
-and obs/reward/reset are ~55 small torch ops: the quaternion-to-matrix and
+and obs/reward/reset are ~55 small torch ops (``envs.base.locomotion``, shared
+with Humanoid): the quaternion-to-matrix and
 Euler-angle arguments come out of one gather over the quaternion's outer
 product (no mm/bmm: MKL's OpenMP threads would spin against the simulator's);
 obs scaling/offsets are one ``addcmul`` over the concatenated raw
