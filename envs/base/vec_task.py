@@ -179,12 +179,12 @@ class VecTask:
         self._block_x = None if self._block_t is None else self._block_t[:, 1:1 + model.nq + model.nv]
         # MuJoCo's own resets of unstable sims (see _or_simulator_resets): the sims' time (the live view
         # itself on the host, else a device copy), and the least time (progress + 1/2) control steps
-        # after our reset, tabled by progress (the float64 values of (progress + 0.5) * dt_step)
+        # after our reset, as dt_step / 2 + progress * dt_step in float64 (one addcmul)
         self._sim_time = self._time_t if self._on_host else torch.zeros(self.num_envs, device=self.device,
                                                                          dtype=torch.float64)
         dt_step = self.dt * self.control_freq_inv
-        self._time_floor_table = torch.arange(self.max_episode_length + 1, device=self.device,
-                                              dtype=torch.float64).add_(0.5).mul_(dt_step)
+        self._half_step_time = torch.full((self.num_envs,), 0.5 * dt_step, device=self.device, dtype=torch.float64)
+        self._step_time = torch.tensor(dt_step, device=self.device, dtype=torch.float64)  # 0-d: long * it is float64
         self._time_floor = torch.zeros(self.num_envs, device=self.device, dtype=torch.float64)
         self._sim_reset = torch.zeros(self.num_envs, device=self.device, dtype=torch.bool)
 
@@ -200,8 +200,7 @@ class VecTask:
         """
         if not self._on_host:
             self._sim_time.copy_(self._time_t)
-        # (progress is at most episodeLength - 2 here: the step that reaches episodeLength - 1 resets)
-        torch.index_select(self._time_floor_table, 0, self.progress_buf, out=self._time_floor)
+        torch.addcmul(self._half_step_time, self.progress_buf, self._step_time, out=self._time_floor)
         torch.lt(self._sim_time, self._time_floor, out=self._sim_reset)
         dead.logical_or_(self._sim_reset)
 
