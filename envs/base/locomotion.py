@@ -6,7 +6,8 @@ and the masked resets.
 Subclasses set ``NUM_OBS``, ``NUM_ACTIONS`` (one action per DOF), ``DEFAULT_SUBSTEPS`` and
 ``CFG_DEFAULTS`` (the task's ``cfg["env"]`` keys read into attributes, with IsaacGymEnvs' defaults). Their
 ``create_sim`` loads the model, builds the Batch (``_create_batch``) and calls
-:meth:`LocomotionTask._create_locomotion_buffers`. They implement:
+:meth:`LocomotionTask._create_locomotion_buffers`, then set ``_energy_w`` (energyCost's weight on
+``|a| |v|``: a float, or one per DOF). They implement:
 
 * ``_fill_obs_scale(scale, offset, lo, hi)``: their own columns of the observation's scale and offset;
 * ``_read_sensors()``: the sensor columns of the raw observation (after the state is read);
