@@ -203,10 +203,10 @@ class LocomotionTask(VecTask):
 
     # ------------------------------------------------------------------ step
     def _read_state(self) -> None:
-        nq = self.model.nq
         if self._block_t is not None:
             self._x.copy_(self._block_x)
         else:
+            nq = self.model.nq
             self._x[:, :nq].copy_(self._qpos_t)
             self._x[:, nq:].copy_(self._qvel_t)
         self._read_sensors()
@@ -268,7 +268,6 @@ class LocomotionTask(VecTask):
 
     def _reset_envs(self) -> None:
         """Reset the environments flagged in _reset_b with masked writes only."""
-        nq, nv = self.model.nq, self.model.nv
         self._noise.uniform_(generator=self.rng)  # (torch.rand(out=_noise)'s numbers, without its resize)
         torch.addcmul(self._noise_off, self._noise, self._noise_scale, out=self._new).clamp_(self._noise_lo, self._noise_hi)
         # simulator state rows
@@ -278,7 +277,7 @@ class LocomotionTask(VecTask):
         if self._block_t is not None:
             torch.where(self._mask_h_col, self._rows, self._block_t, out=self._block_t)
         else:
-            m1, rows = self._mask_h_col, self._rows
+            m1, rows, nq, nv = self._mask_h_col, self._rows, self.model.nq, self.model.nv
             self._qpos_t.copy_(torch.where(m1, rows[:, 1:1 + nq], self._qpos_t))
             self._qvel_t.copy_(torch.where(m1, rows[:, 1 + nq:1 + nq + nv], self._qvel_t))
             self._ws_t.masked_fill_(m1, 0.0)
