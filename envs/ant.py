@@ -115,7 +115,7 @@ class Ant(LocomotionTask):
         self._energy_w = self.energy_cost_scale
         self._limb = torch.zeros((n, 8), device=dev, dtype=torch.bool)
 
-    def _fill_obs_scale(self, scale: np.ndarray, offset: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    def _fill_obs_scale(self, scale: np.ndarray, offset: np.ndarray) -> None:
         scale[9] = -1.0  # raw column 9 holds atan2(z - target_z, target_x - x) + yaw
         scale[28:52] = self.contact_force_scale
 

@@ -133,7 +133,7 @@ class Humanoid(LocomotionTask):
         self._limit_w = torch.tensor(self.joints_at_limit_cost_scale / 0.02 * effort_ratio, **f32)
         self._over = torch.zeros((n, nd), **f32)
 
-    def _fill_obs_scale(self, scale: np.ndarray, offset: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    def _fill_obs_scale(self, scale: np.ndarray, offset: np.ndarray) -> None:
         scale[4:7] = self.angular_velocity_scale
         # raw column 9 holds remainder(atan2(z - target_z, target_x - x) + yaw + pi, 2 pi) in [0, 2 pi):
         # obs = pi - raw = normalize_angle(atan2(target_z - z, target_x - x) - yaw) in (-pi, pi]

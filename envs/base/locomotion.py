@@ -9,7 +9,7 @@ Subclasses set ``NUM_OBS``, ``NUM_ACTIONS`` (one action per DOF), ``DEFAULT_SUBS
 :meth:`LocomotionTask._create_locomotion_buffers`, then set ``_energy_w`` (energyCost's weight on
 ``|a| |v|``: a float, or one per DOF). They implement:
 
-* ``_fill_obs_scale(scale, offset, lo, hi)``: their own columns of the observation's scale and offset;
+* ``_fill_obs_scale(scale, offset)``: their own columns of the observation's scale and offset;
 * ``_read_sensors()``: the sensor columns of the raw observation (after the state is read);
 * ``_finish_angles()``: the task's angle conventions for yaw, roll and angle_to_target;
 * ``_initial_angles(yaw, roll, att)``: the same conventions for the first observation of an episode;
@@ -76,7 +76,7 @@ class LocomotionTask(VecTask):
         self.reset_all()
 
     # ------------------------------------------------------------ the task's part
-    def _fill_obs_scale(self, scale: np.ndarray, offset: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    def _fill_obs_scale(self, scale: np.ndarray, offset: np.ndarray) -> None:
         raise NotImplementedError
 
     def _read_sensors(self) -> None:
@@ -143,7 +143,7 @@ class LocomotionTask(VecTask):
         scale[12:12 + nd] = 2.0 / (hi_n - lo_n)  # dof positions unscaled to [-1, 1]
         offset[12:12 + nd] = -(hi_n + lo_n) / (hi_n - lo_n)
         scale[12 + nd:12 + 2 * nd] = self.dof_vel_scale
-        self._fill_obs_scale(scale, offset, lo_n, hi_n)
+        self._fill_obs_scale(scale, offset)
         self._obs_scale = torch.tensor(scale, **f32)
         self._obs_off = torch.tensor(offset, **f32)
         obs = self.obs_buf

@@ -183,8 +183,9 @@ class VecTask:
         self._sim_time = self._time_t if self._on_host else torch.zeros(self.num_envs, device=self.device,
                                                                          dtype=torch.float64)
         dt_step = self.dt * self.control_freq_inv
-        self._half_step_time = torch.full((self.num_envs,), 0.5 * dt_step, device=self.device, dtype=torch.float64)
-        self._step_time = torch.tensor(dt_step, device=self.device, dtype=torch.float64)  # 0-d: long * it is float64
+        # (0-d float64 tensors: with the long progress_buf, addcmul computes in float64)
+        self._half_step_time = torch.tensor(0.5 * dt_step, device=self.device, dtype=torch.float64)
+        self._step_time = torch.tensor(dt_step, device=self.device, dtype=torch.float64)
         self._time_floor = torch.zeros(self.num_envs, device=self.device, dtype=torch.float64)
         self._sim_reset = torch.zeros(self.num_envs, device=self.device, dtype=torch.bool)
 

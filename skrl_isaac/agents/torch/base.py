@@ -75,8 +75,8 @@ class Agent:
         self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0) or 0)  # <= 0: no clipping (see optimize())
         # bfloat16 (float16 on pre-Ampere GPUs) autocast of the models' forward passes (each agent decides
         # which; see precision.py); float16 scales its losses with grad_scaler (saved in agent checkpoints)
-        self._mixed_precision = check_mixed_precision(cfg.get("mixed_precision", False), self.device)
-        self._autocast_dtype = autocast_dtype(self.device) if self._mixed_precision else None
+        mixed_precision = check_mixed_precision(cfg.get("mixed_precision", False), self.device)
+        self._autocast_dtype = autocast_dtype(self.device) if mixed_precision else None  # None: float32 only
         self.grad_scaler = make_grad_scaler(self.device, self._autocast_dtype)
         directory = experiment["directory"] or os.path.join(os.getcwd(), "runs")
         name = experiment["experiment_name"] or (
@@ -155,6 +155,10 @@ class Agent:
         """Track ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of a device tensor (reduced on the device)."""
         if self._tracker is not None:
             self._tracker.add_stats(tag, values)
+
+    @property
+    def _mixed_precision(self) -> bool:
+        return self._autocast_dtype is not None
 
     def autocast(self) -> ContextManager:
         """The models' forward passes in bfloat16 (float16 on pre-Ampere GPUs) with ``cfg["mixed_precision"]``;
