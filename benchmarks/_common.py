@@ -48,15 +48,16 @@ def load_train_cfg(name: str = "AntPPO") -> dict:
 
 class OursLoop:
     """Our PPO (``skrl_isaac``, built as the CLI builds it) on the embedded Ant (or ``task``, with its
-    ``train`` config).
+    ``train`` config, which may name an off-policy agent).
 
     ``run(iterations)`` trains ``iterations`` PPO iterations (``rollouts`` env steps + one update
-    each) continuing where the previous call stopped, and returns the seconds it took, including the
-    end of ``train()``: ``agent.close()`` (closes TensorBoard's writer, exports the last fill cycle
-    and waits for pending memory exports), or with ``steady=True`` only the wait for the exports
-    already handed over (nothing of this loop's runs on in the background during another loop's
-    round), so that rounds continue one long run: one TensorBoard writer and event file, each fill
-    cycle exported when the next one starts, as in a real run. :meth:`close` closes the agent.
+    each; with an off-policy config one env step and its gradient steps each) continuing where the
+    previous call stopped, and returns the seconds it took, including the end of ``train()``:
+    ``agent.close()`` (closes TensorBoard's writer, exports the last fill cycle and waits for pending
+    memory exports), or with ``steady=True`` only the wait for the exports already handed over
+    (nothing of this loop's runs on in the background during another loop's round), so that rounds
+    continue one long run: one TensorBoard writer and event file, each fill cycle exported when the
+    next one starts, as in a real run. :meth:`close` closes the agent.
     """
 
     def __init__(self, num_envs: int, device: str = "cpu", train: str = "AntPPO", write_interval: int = 250,
@@ -69,7 +70,7 @@ class OursLoop:
 
         self._tmp = tempfile.TemporaryDirectory(prefix="skrl_isaac_bench_")
         cfg = load_train_cfg(train)
-        self.rollouts = int(cfg["agent"]["rollouts"])
+        self.rollouts = int(cfg["agent"].get("rollouts", 1))  # env steps per iteration (off-policy agents: 1)
         cfg["agent"]["experiment"].update(directory=self._tmp.name, write_interval=write_interval,
                                           checkpoint_interval=checkpoint_interval)
         cfg["agent"]["mixed_precision"] = mixed_precision
@@ -121,7 +122,7 @@ class OursLoop:
 class PhaseTimes:
     """Wall time an :class:`OursLoop` spends in each part of its PPO iterations: ``act``, ``env.step``,
     ``record`` (``record_transition``, where a fill cycle's export is handed over) and ``update``
-    (PPO's ``_update``), by timing those methods (about 1 us per call). :meth:`reset` starts
+    (PPO's ``_update``; an off-policy agent's gradient steps, ``_update_step``), by timing those methods (about 1 us per call). :meth:`reset` starts
     counting again (e.g. after a warm-up); :meth:`per_iteration` gives ms per PPO iteration since.
 
     It says *where* a cost lands: the P3 csv export, for one, slows ``env.step`` (the simulator's
@@ -134,8 +135,9 @@ class PhaseTimes:
         self.loop = loop
         self.seconds = dict.fromkeys(self.PHASES, 0.0)
         self._start = loop.timestep
+        update = "_update" if hasattr(loop.agent, "_update") else "_update_step"  # PPO | off-policy
         for obj, method, phase in ((loop.agent, "act", "act"), (loop.env, "step", "env.step"),
-                                   (loop.agent, "record_transition", "record"), (loop.agent, "_update", "update")):
+                                   (loop.agent, "record_transition", "record"), (loop.agent, update, "update")):
             self._time(obj, method, phase)
 
     def _time(self, obj: object, method: str, phase: str) -> None:

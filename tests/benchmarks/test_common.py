@@ -74,3 +74,19 @@ def test_ours_loop_on_another_task_with_mixed_precision():
         assert loop.timestep == loop.rollouts
     finally:
         loop.close()
+
+
+def test_phase_times_of_an_off_policy_loop():
+    # off-policy agents have no PPO-style _update: their gradient steps (_update_step) are the update phase
+    loop = OursLoop(4, write_interval=0, checkpoint_interval=0, steady=True, task="Cartpole", train="CartpoleSAC")
+    try:
+        assert loop.rollouts == 1  # one env step per iteration
+        learning_starts = loop.agent._learning_starts
+        times = PhaseTimes(loop)
+        loop.run(learning_starts)
+        assert times.seconds["update"] == 0.0  # no gradient step before learning_starts
+        loop.run(3)
+        assert all(v > 0 for v in times.seconds.values())
+        assert loop.timestep == learning_starts + 3
+    finally:
+        loop.close()
