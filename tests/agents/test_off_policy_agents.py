@@ -388,3 +388,23 @@ def test_mixed_precision_runs_the_updates_in_low_precision(agent_name, dtype, de
             assert p.dtype == torch.float32 and bool(torch.isfinite(p).all()), name
     trained = [agent.models[n] for n in MODEL_NAMES[agent_name] if not n.startswith("target")]
     assert all(p.grad is not None and p.grad.dtype == torch.float32 for m in trained for p in m.parameters())
+
+
+# -- default configs: composed from off_policy.py's shared sections ---------------------------------
+def test_default_configs_share_no_nested_dict():
+    from skrl_isaac.agents.torch.ddpg import DDPG_DEFAULT_CONFIG
+    from skrl_isaac.agents.torch.dqn import DQN_DEFAULT_CONFIG
+    from skrl_isaac.agents.torch.off_policy import NOISE_EXPLORATION_CONFIG, UPDATE_CONFIG, default_config
+    from skrl_isaac.agents.torch.sac import SAC_DEFAULT_CONFIG
+    from skrl_isaac.agents.torch.td3 import TD3_DEFAULT_CONFIG
+
+    configs = [DDPG_DEFAULT_CONFIG, TD3_DEFAULT_CONFIG, SAC_DEFAULT_CONFIG, DQN_DEFAULT_CONFIG]
+    for cfg in configs:
+        assert list(cfg)[-5:] == [*UPDATE_CONFIG, "experiment"]  # the shared tail, in its order
+    nested = [id(v) for cfg in configs for v in cfg.values() if isinstance(v, dict)]
+    assert len(nested) == len(set(nested))  # editing one agent's exploration/experiment leaves the others alone
+    cfg = default_config(NOISE_EXPLORATION_CONFIG)
+    cfg["exploration"]["noise"] = "changed"
+    assert NOISE_EXPLORATION_CONFIG["exploration"]["noise"] is None and DDPG_DEFAULT_CONFIG["exploration"]["noise"] is None
+    assert TD3_DEFAULT_CONFIG["policy_delay"] == 2 and "exploration" not in SAC_DEFAULT_CONFIG
+    assert DQN_DEFAULT_CONFIG["polyak"] == 1.0 and "actor_learning_rate" not in DQN_DEFAULT_CONFIG

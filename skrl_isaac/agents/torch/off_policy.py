@@ -25,6 +25,7 @@ and every tracked value stays a device tensor until the base class writes it.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any, Iterable, Mapping
 
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 
 from skrl_isaac import logger
-from skrl_isaac.agents.torch.base import Agent, resolve_class
+from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
 from skrl_isaac.agents.torch.optim import make_adam
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
@@ -46,6 +47,58 @@ SCHEDULERS = {name: getattr(torch.optim.lr_scheduler, name) for name in
 NOISES = {"GaussianNoise": GaussianNoise, "OrnsteinUhlenbeckNoise": OrnsteinUhlenbeckNoise}
 
 TRANSITION_NAMES = ("states", "actions", "rewards", "next_states", "terminated", "truncated")
+
+# -- the sections of the off-policy agents' DEFAULT_CONFIGs (composed by default_config) --------
+# DDPG, TD3 and SAC: optimisation (each agent's own keys follow; see ddpg.py, td3.py, sac.py)
+ACTOR_CRITIC_CONFIG: dict[str, Any] = {
+    "gradient_steps": 1,            # gradient steps per update (per environment step)
+    "batch_size": 64,               # training batch size
+
+    "discount_factor": 0.99,        # discount factor (gamma)
+    "polyak": 0.005,                # soft update hyperparameter (tau)
+
+    "actor_learning_rate": 1e-3,    # actor learning rate
+    "critic_learning_rate": 1e-3,   # critic learning rate
+    "learning_rate_scheduler": None,        # learning rate scheduler class (torch.optim.lr_scheduler class or name)
+    "learning_rate_scheduler_kwargs": {},   # learning rate scheduler's kwargs (e.g. {"step_size": 1000})
+}
+# all four: the states' preprocessing and when learning starts
+REPLAY_CONFIG: dict[str, Any] = {
+    "state_preprocessor": None,             # state preprocessor class (or "RunningStandardScaler")
+    "state_preprocessor_kwargs": {},        # state preprocessor's kwargs (e.g. {"size": env.observation_space})
+
+    "random_timesteps": 0,          # random exploration steps
+    "learning_starts": 0,           # learning starts after this many steps
+}
+# DDPG and TD3: exploration by action noise
+NOISE_EXPLORATION_CONFIG: dict[str, Any] = {
+    "exploration": {
+        "noise": None,              # exploration noise (a Noise, or {"class": "GaussianNoise", "mean": 0, "std": 0.1})
+        "initial_scale": 1.0,       # initial scale for the noise
+        "final_scale": 1e-3,        # final scale for the noise
+        "timesteps": None,          # timesteps of the linear noise-scale decay (None: the whole training)
+    },
+}
+# all four, last (before "experiment")
+UPDATE_CONFIG: dict[str, Any] = {
+    "grad_norm_clip": 0,            # clipping coefficient for the norm of the gradients (<= 0: off)
+    "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
+    "time_limit_bootstrap": True,   # truncated transitions bootstrap from their own state (False: as terminal)
+    "mixed_precision": False,       # run the update's forward passes under torch.autocast in bfloat16
+                                    # (float16 with a GradScaler on pre-Ampere GPUs)
+}
+
+
+def default_config(*sections: Mapping[str, Any]) -> dict[str, Any]:
+    """An agent's ``DEFAULT_CONFIG``: the keys of ``sections`` in order, then ``"experiment"``.
+
+    Nested values are deep copies, so no two agents' defaults share a dict.
+    """
+    cfg: dict[str, Any] = {}
+    for section in sections:
+        cfg.update(copy.deepcopy(dict(section)))
+    cfg["experiment"] = dict(EXPERIMENT_DEFAULT_CONFIG)
+    return cfg
 
 
 def linear_schedule(timestep: int, initial: float, final: float, timesteps: int | None) -> float:

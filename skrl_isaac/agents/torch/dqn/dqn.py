@@ -7,12 +7,12 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG
-from skrl_isaac.agents.torch.off_policy import OffPolicyAgent, init_target, linear_schedule
+from skrl_isaac.agents.torch.off_policy import (REPLAY_CONFIG, UPDATE_CONFIG, OffPolicyAgent, default_config,
+                                                  init_target, linear_schedule)
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
-DQN_DEFAULT_CONFIG: dict[str, Any] = {
+DQN_DEFAULT_CONFIG: dict[str, Any] = default_config({
     "gradient_steps": 1,            # gradient steps per update
     "batch_size": 64,               # training batch size
 
@@ -22,13 +22,7 @@ DQN_DEFAULT_CONFIG: dict[str, Any] = {
     "learning_rate": 1e-3,          # learning rate
     "learning_rate_scheduler": None,        # learning rate scheduler class (torch.optim.lr_scheduler class or name)
     "learning_rate_scheduler_kwargs": {},   # learning rate scheduler's kwargs (e.g. {"step_size": 1000})
-
-    "state_preprocessor": None,             # state preprocessor class (or "RunningStandardScaler")
-    "state_preprocessor_kwargs": {},        # state preprocessor's kwargs (e.g. {"size": env.observation_space})
-
-    "random_timesteps": 0,          # random exploration steps
-    "learning_starts": 0,           # learning starts after this many steps
-
+}, REPLAY_CONFIG, {
     "update_interval": 1,           # agent update interval (timesteps)
     "target_update_interval": 10,   # target network update interval (timesteps)
 
@@ -37,15 +31,7 @@ DQN_DEFAULT_CONFIG: dict[str, Any] = {
         "final_epsilon": 0.05,      # final epsilon for epsilon-greedy exploration
         "timesteps": 1000,          # timesteps of the linear epsilon decay (0: final_epsilon from the start)
     },
-
-    "grad_norm_clip": 0,            # clipping coefficient for the norm of the gradients (<= 0: off)
-    "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
-    "time_limit_bootstrap": True,   # truncated transitions bootstrap from their own state (False: as terminal)
-    "mixed_precision": False,       # run the update's forward passes under torch.autocast in bfloat16
-                                    # (float16 with a GradScaler on pre-Ampere GPUs)
-
-    "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
-}
+}, UPDATE_CONFIG)  # the shared keys: see off_policy.py
 
 
 class DQN(OffPolicyAgent):

@@ -7,48 +7,16 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG
-from skrl_isaac.agents.torch.off_policy import OffPolicyAgent, init_target, make_noise
+from skrl_isaac.agents.torch.off_policy import (ACTOR_CRITIC_CONFIG, NOISE_EXPLORATION_CONFIG, REPLAY_CONFIG, UPDATE_CONFIG,
+                                                  OffPolicyAgent, default_config, init_target, make_noise)
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
-TD3_DEFAULT_CONFIG: dict[str, Any] = {
-    "gradient_steps": 1,            # gradient steps per update (per environment step)
-    "batch_size": 64,               # training batch size
-
-    "discount_factor": 0.99,        # discount factor (gamma)
-    "polyak": 0.005,                # soft update hyperparameter (tau)
-
-    "actor_learning_rate": 1e-3,    # actor learning rate
-    "critic_learning_rate": 1e-3,   # critic learning rate
-    "learning_rate_scheduler": None,        # learning rate scheduler class (torch.optim.lr_scheduler class or name)
-    "learning_rate_scheduler_kwargs": {},   # learning rate scheduler's kwargs (e.g. {"step_size": 1000})
-
-    "state_preprocessor": None,             # state preprocessor class (or "RunningStandardScaler")
-    "state_preprocessor_kwargs": {},        # state preprocessor's kwargs (e.g. {"size": env.observation_space})
-
-    "random_timesteps": 0,          # random exploration steps
-    "learning_starts": 0,           # learning starts after this many steps
-
-    "exploration": {
-        "noise": None,              # exploration noise (a Noise, or {"class": "GaussianNoise", "mean": 0, "std": 0.1})
-        "initial_scale": 1.0,       # initial scale for the noise
-        "final_scale": 1e-3,        # final scale for the noise
-        "timesteps": None,          # timesteps of the linear noise-scale decay (None: the whole training)
-    },
-
+TD3_DEFAULT_CONFIG: dict[str, Any] = default_config(ACTOR_CRITIC_CONFIG, REPLAY_CONFIG, NOISE_EXPLORATION_CONFIG, {
     "policy_delay": 2,                      # policy (and target networks) delay update with respect to the critics
     "smooth_regularization_noise": None,    # target policy smoothing noise (a Noise or a {"class": ...} dict; None: off)
     "smooth_regularization_clip": 0.5,      # clip of the smoothing noise
-
-    "grad_norm_clip": 0,            # clipping coefficient for the norm of the gradients (<= 0: off)
-    "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
-    "time_limit_bootstrap": True,   # truncated transitions bootstrap from their own state (False: as terminal)
-    "mixed_precision": False,       # run the update's forward passes under torch.autocast in bfloat16
-                                    # (float16 with a GradScaler on pre-Ampere GPUs)
-
-    "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
-}
+}, UPDATE_CONFIG)  # the shared keys: see off_policy.py
 
 
 class TD3(OffPolicyAgent):
