@@ -128,8 +128,9 @@ def test_float16_gradients_follow_the_float32_ones(counting_task, device, tmp_pa
         train(agent, env, 8)
         grads.append(torch.cat([p.grad.flatten() for m in (agent.policy, agent.value) for p in m.parameters()]))
     full, mixed = grads
+    assert not torch.equal(full, mixed)  # float16 did run
     cosine = torch.nn.functional.cosine_similarity(full, mixed, dim=0)
-    assert 0.999 < cosine < 1.0, float(cosine)
+    assert 0.999 < cosine < 1.0 + 1e-6, float(cosine)  # (float32 rounding can put it an ulp above 1: seen on a GPU)
     assert abs(float(mixed.norm() / full.norm()) - 1) < 0.01
 
 

@@ -82,7 +82,7 @@ def test_resume_refuses_foreign_files(tmp_path):
 
 
 def _cli(*overrides, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen([sys.executable, str(ROOT / "train_isaac.py"), *overrides], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -117,7 +117,8 @@ def test_sigkill_at_random_moments_leaves_loadable_checkpoints(tmp_path):
     args = [a for a in base if not a.startswith("max_iterations")] + [f"max_iterations={start // 8 + 2}",
                                                                       f"checkpoint={newest}"]
     finish = subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *args], cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
+                            capture_output=True, text=True, timeout=300)
     assert finish.returncode == 0, finish.stderr[-2000:]
     assert "resuming" in finish.stdout and f"timestep {start}" in finish.stdout
     assert (folder / f"{start + 16}_agent.pt").is_file()

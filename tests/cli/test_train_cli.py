@@ -144,7 +144,8 @@ def test_isaacgymenvs_task_when_isaacgymenvs_is_importable(tmp_path):
     fake = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fake)
     paths = fake.build(tmp_path / "pkgs")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), paths["python"], paths["repo"]])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), paths["python"], paths["repo"],
+                                                        os.environ.get("PYTHONPATH", "")])}
     args = [sys.executable, str(ROOT / "train_isaac.py"), "task=Ant", "num_envs=4", "max_iterations=2",
             "rl_device=cpu", "sim_device=cpu", "experiment=ige", "task.env.episodeLength=20"]
     result = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

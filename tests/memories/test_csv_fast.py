@@ -150,7 +150,7 @@ def test_special_values_load_back_exactly_into_a_memory(engine, tmp_path, monkey
         fresh.create_tensor(name, t.shape[-1], t.dtype)
     fresh.load(path)
     for name, a in arrays.items():
-        assert same_bits(fresh.tensors[name].numpy(), a), (engine, name)
+        assert same_bits(fresh.tensors[name].cpu().numpy(), a), (engine, name)
 
 
 @settings(max_examples=60, deadline=None)
@@ -201,7 +201,7 @@ def test_memory_round_trip_with_each_engine(engine, arrays, monkeypatch, tmp_pat
         fresh.create_tensor(name, t.shape[-1], t.dtype)
     fresh.load(path)
     for name, a in arrays.items():
-        assert same_bits(fresh.tensors[name].numpy(), a), name
+        assert same_bits(fresh.tensors[name].cpu().numpy(), a), name
 
 
 # -- engine choice ----------------------------------------------------------------------------
@@ -237,5 +237,5 @@ def test_export_without_polars_uses_the_numpy_engine(monkeypatch, tmp_path):
     fresh = RandomMemory(memory_size=2, num_envs=2)
     fresh.create_tensor("x", 2, torch.float32)
     fresh.load(path)
-    assert same_bits(fresh.tensors["x"].numpy(), values.numpy())
+    assert same_bits(fresh.tensors["x"].cpu().numpy(), values.numpy())
 

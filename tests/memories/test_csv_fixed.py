@@ -132,7 +132,7 @@ def test_a_ppo_like_export_is_written_fixed_and_loads_back_exactly(tmp_path, mon
     specs = {"states": (5, torch.float32), "terminated": (1, torch.bool), "log_prob": (1, torch.float32)}
     for name, (size, dtype) in specs.items():
         memory.create_tensor(name, size, dtype)
-    samples = [{"states": torch.randn(11, 5, generator=g) * 10 ** torch.randint(-30, 30, (11, 5), generator=g),
+    samples = [{"states": torch.randn(11, 5, generator=g) * 10.0 ** torch.randint(-30, 30, (11, 5), generator=g),
                 "terminated": torch.rand(11, 1, generator=g) < 0.3, "log_prob": -torch.rand(11, 1, generator=g)}
                for _ in range(3)]
     for sample in samples:
@@ -147,4 +147,4 @@ def test_a_ppo_like_export_is_written_fixed_and_loads_back_exactly(tmp_path, mon
         fresh.create_tensor(name, size, dtype)
     fresh.load(path)
     for name in specs:
-        assert torch.equal(fresh.tensors[name], torch.stack([s[name] for s in samples])), name
+        assert torch.equal(fresh.tensors[name].cpu(), torch.stack([s[name] for s in samples])), name  # cuda if there
