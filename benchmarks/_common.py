@@ -122,8 +122,9 @@ class OursLoop:
 class PhaseTimes:
     """Wall time an :class:`OursLoop` spends in each part of its PPO iterations: ``act``, ``env.step``,
     ``record`` (``record_transition``, where a fill cycle's export is handed over) and ``update``
-    (PPO's ``_update``; an off-policy agent's gradient steps, ``_update_step``), by timing those methods (about 1 us per call). :meth:`reset` starts
-    counting again (e.g. after a warm-up); :meth:`per_iteration` gives ms per PPO iteration since.
+    (PPO's ``_update``; an off-policy agent's gradient steps, ``_update_step``), by timing those
+    methods (about 1 us per call). :meth:`reset` starts counting again (e.g. after a warm-up);
+    :meth:`per_iteration` gives ms per PPO iteration since.
 
     It says *where* a cost lands: the P3 csv export, for one, slows ``env.step`` (the simulator's
     threads), not the update (see benchmarks/README.md, "Fifth session").

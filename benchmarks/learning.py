@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.curve:
         print(f"  curve: {args.curve}")
     met = s.reached is not None and s.reached.seconds <= 60 * args.budget_min
-    print(f"target: >= {threshold:g} within {args.budget_min:g} min: "
-          + ("meets" if met else "NOT MET" + ("" if s.reached is None else f" (reached after {s.reached.seconds / 60:.1f} min)")))
+    late = "" if s.reached is None else f" (reached after {s.reached.seconds / 60:.1f} min)"
+    print(f"target: >= {threshold:g} within {args.budget_min:g} min: " + ("meets" if met else "NOT MET" + late))
     return 0
 
 

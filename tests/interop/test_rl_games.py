@@ -154,7 +154,8 @@ def test_cli_plays_the_rl_games_checkpoint(trained, tmp_path):
     (path,) = trained[2]
     result = subprocess.run([sys.executable, str(root / "train_isaac.py"), "task=Ant", "num_envs=2", "test=True",
                              f"checkpoint={path}", "rl_device=cpu", "task.env.episodeLength=8", "test_timesteps=16"],
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}, capture_output=True, text=True,
+                            cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])},
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert sum(line.startswith("episode ") for line in result.stdout.splitlines()) == 4
