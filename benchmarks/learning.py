@@ -7,14 +7,17 @@ user waits for it), and prints:
 
 * the first timestep and time at which the mean episode return reached ``--threshold``,
 * the best and the last mean return (with their timesteps and times) and the run's wall time,
-* a verdict: "meets" when the threshold was reached within ``--budget-min`` minutes.
+* a verdict: "meets" when the threshold was reached within ``--budget-min`` minutes (by every run).
 
-The curve goes to ``--curve`` (csv: ``seconds, timestep, env_steps_per_s, episode_return,
-episodes, episode_length``; ``episode_return`` is empty while no episode has finished).
+``--seeds 42 1 2`` makes one run per seed and adds a table of them (the README's "What the configs
+reach"). The curve goes to ``--curve`` (csv: ``seconds, timestep, env_steps_per_s, episode_return,
+episodes, episode_length``, after a ``seed`` column with ``--seeds``; ``episode_return`` is empty
+while no episode has finished).
 
     python benchmarks/learning.py                                   # Ant, PPO: >= 3000 within 15 min
     python benchmarks/learning.py --task Cartpole --train CartpoleSAC   # SAC's time to solve (>= 400)
     python benchmarks/learning.py --stop-at-threshold -- seed=1        # hydra overrides after "--"
+    python benchmarks/learning.py --task Cartpole --train CartpoleSAC --seeds 42 1 2   # a table of seeds
 
 The trainer's experiment folder (TensorBoard events, checkpoints) is written under ``--run-dir``
 (default: a temporary folder, removed at the end).
@@ -152,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", default=None,
                         help="folder the command runs in (its runs/ go there; default: a temporary folder, removed)")
     parser.add_argument("--stop-at-threshold", action="store_true", help="stop the training once the threshold is reached")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="one run per seed (seed=<s>), one after the other, and a table of them (default: one run, "
+                             "the config's seed)")
     argv = sys.argv[1:] if argv is None else list(argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     args, overrides = parser.parse_known_args(argv[:cut])  # key=value before "--" are overrides too
@@ -163,36 +169,56 @@ def main(argv: list[str] | None = None) -> int:
     if threshold is None or not math.isfinite(threshold):
         parser.error(f"no default threshold for task {args.task!r} (defaults: {THRESHOLDS}); pass --threshold")
 
+    seeds: list[int | None] = list(args.seeds) if args.seeds else [None]
+    if args.seeds and any(o.split("=")[0].lstrip("+") == "seed" for o in overrides):
+        parser.error("give the seeds with --seeds or as a seed= override, not both")
     run_dir = args.run_dir or tempfile.mkdtemp(prefix="skrl_isaac_learning_")
     os.makedirs(run_dir, exist_ok=True)
-    cmd = command(args.task, args.train, overrides)
-    stderr_path = os.path.join(run_dir, "stderr.txt")
-    print(f"$ {' '.join(['python', 'train_isaac.py'] + cmd[2:])}   (in {run_dir})")
+    results: list[tuple[int | None, list[Point], float, bool]] = []  # (seed, points, wall seconds, stopped)
     try:
-        points, code, stopped, wall = run(cmd, run_dir, threshold, args.stop_at_threshold, stderr_path=stderr_path)
-        if code != 0 and not stopped:
-            with open(stderr_path) as f:
-                sys.stderr.write(f.read()[-4000:])
-            print(f"train_isaac.py failed (exit code {code})", file=sys.stderr)
-            return code or 1
+        for seed in seeds:
+            cmd = command(args.task, args.train, overrides + ([f"seed={seed}"] if seed is not None else []))
+            stderr_path = os.path.join(run_dir, "stderr.txt" if seed is None else f"stderr_seed{seed}.txt")
+            print(f"$ {' '.join(['python', 'train_isaac.py'] + cmd[2:])}   (in {run_dir})")
+            points, code, stopped, wall = run(cmd, run_dir, threshold, args.stop_at_threshold, stderr_path=stderr_path)
+            if code != 0 and not stopped:
+                with open(stderr_path) as f:
+                    sys.stderr.write(f.read()[-4000:])
+                print(f"train_isaac.py failed (exit code {code})", file=sys.stderr)
+                return code or 1
+            results.append((seed, points, wall, stopped))
     finally:
         if args.run_dir is None:
             shutil.rmtree(run_dir, ignore_errors=True)
-    if args.curve:
-        curve_frame(points).to_csv(args.curve, index=False)
-    s = Summary.of(points, threshold)
-    print(f"\n{args.task} ({args.train or 'default config'}): {len(points)} points, wall time {wall:.1f} s"
-          + (" (stopped at the threshold)" if stopped else ""))
-    print(f"  first mean return >= {threshold:g}: {describe(s.reached)}")
-    print(f"  best: {describe(s.best)}")
-    print(f"  last: {describe(s.last)}")
-    if args.curve:
-        print(f"  curve: {args.curve}")
-    met = s.reached is not None and s.reached.seconds <= 60 * args.budget_min
-    late = "" if s.reached is None else f" (reached after {s.reached.seconds / 60:.1f} min)"
-    print(f"target: >= {threshold:g} within {args.budget_min:g} min: " + ("meets" if met else "NOT MET" + late))
-    return 0
 
+    if args.curve:
+        frames = [curve_frame(points) for _, points, _, _ in results]
+        if args.seeds:
+            frames = [f.assign(seed=seed)[["seed"] + CURVE_COLUMNS] for f, (seed, _, _, _) in zip(frames, results)]
+        pd.concat(frames, ignore_index=True).to_csv(args.curve, index=False)
+    met = 0
+    for seed, points, wall, stopped in results:
+        s = Summary.of(points, threshold)
+        print(f"\n{args.task} ({args.train or 'default config'}{'' if seed is None else f', seed {seed}'}): "
+              f"{len(points)} points, wall time {wall:.1f} s" + (" (stopped at the threshold)" if stopped else ""))
+        print(f"  first mean return >= {threshold:g}: {describe(s.reached)}")
+        print(f"  best: {describe(s.best)}")
+        print(f"  last: {describe(s.last)}")
+        met += s.reached is not None and s.reached.seconds <= 60 * args.budget_min
+    if args.curve:
+        print(f"curve: {args.curve}")
+    if args.seeds:
+        print(f"\n{'seed':>6} | {'first timestep >= ' + format(threshold, 'g'):>22} | {'seconds':>8} | {'last return':>11} | "
+              f"{'wall s':>7}")
+        for seed, points, wall, _ in results:
+            s = Summary.of(points, threshold)
+            print(f"{seed:>6} | {s.reached.timestep if s.reached else '-':>22} | "
+                  f"{format(s.reached.seconds, '.1f') if s.reached else '-':>8} | "
+                  f"{format(s.last.episode_return, '.2f') if s.last else '-':>11} | {wall:>7.1f}")
+    verdict = "meets" if met == len(results) else "NOT MET"
+    print(f"target: >= {threshold:g} within {args.budget_min:g} min: {verdict}"
+          + (f" ({met} of {len(results)} seeds)" if args.seeds else ""))
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -71,6 +71,22 @@ def test_stop_at_threshold_ends_the_run_early(tmp_path, capsys):
     assert "timestep 100000" not in out
 
 
+def test_seeds_make_one_run_each_and_a_table(tmp_path, capsys):
+    curve = tmp_path / "curve.csv"
+    code = learning.main(["--task", "Cartpole", "--threshold=-1e9", "--seeds", "3", "4", "--curve", str(curve),
+                          "--run-dir", str(tmp_path / "run"), "--", "num_envs=64", "train.trainer.timesteps=32"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "seed=3" in out and "seed=4" in out and "(2 of 2 seeds)" in out
+    table = [line for line in out.splitlines() if line.strip().startswith(("3 |", "4 |"))]
+    assert len(table) == 2 and all(" 16 |" in line for line in table)  # reached at the first summary line
+    df = pd.read_csv(curve)
+    assert list(df.columns) == ["seed"] + learning.CURVE_COLUMNS
+    assert df["seed"].tolist() == [3, 3, 4, 4] and df["timestep"].tolist() == [16, 32, 16, 32]
+    runs = sorted(os.listdir(tmp_path / "run" / "runs"))
+    assert len(runs) == 2  # one experiment folder per seed
+
+
 def test_a_failing_command_is_reported(tmp_path, capsys):
     code = learning.main(["--task", "NoSuchTask", "--threshold", "1", "--run-dir", str(tmp_path)])
     assert code != 0
@@ -81,6 +97,9 @@ def test_bad_arguments_say_what_is_valid(capsys):
     with pytest.raises(SystemExit):
         learning.main(["--task", "Humanoid"])  # no default threshold for Humanoid
     assert "pass --threshold" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        learning.main(["--task", "Ant", "--seeds", "1", "2", "--", "seed=3"])
+    assert "not both" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         learning.main(["--task", "Ant", "--oops"])
     assert "unknown options ['--oops']" in capsys.readouterr().err
