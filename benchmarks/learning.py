@@ -201,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         s = Summary.of(points, threshold)
         print(f"\n{args.task} ({args.train or 'default config'}{'' if seed is None else f', seed {seed}'}): "
               f"{len(points)} points, wall time {wall:.1f} s" + (" (stopped at the threshold)" if stopped else ""))
+        if not points:
+            print("  the trainer printed no summary line: it prints one per write_interval (is it <= 0, or "
+                  "longer than the run?)")
         print(f"  first mean return >= {threshold:g}: {describe(s.reached)}")
         print(f"  best: {describe(s.best)}")
         print(f"  last: {describe(s.last)}")

@@ -87,6 +87,13 @@ def test_seeds_make_one_run_each_and_a_table(tmp_path, capsys):
     assert len(runs) == 2  # one experiment folder per seed
 
 
+def test_a_run_without_summary_lines_says_why(tmp_path, capsys):
+    code = learning.main(["--task", "Cartpole", "--run-dir", str(tmp_path), "--", "num_envs=16",
+                          "train.trainer.timesteps=16", "write_interval=0"])
+    out = capsys.readouterr().out
+    assert code == 0 and "0 points" in out and "printed no summary line" in out and "NOT MET" in out
+
+
 def test_a_failing_command_is_reported(tmp_path, capsys):
     code = learning.main(["--task", "NoSuchTask", "--threshold", "1", "--run-dir", str(tmp_path)])
     assert code != 0
