@@ -196,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.seeds:
             frames = [f.assign(seed=seed)[["seed"] + CURVE_COLUMNS] for f, (seed, _, _, _) in zip(frames, results)]
         pd.concat(frames, ignore_index=True).to_csv(args.curve, index=False)
+    summaries = [Summary.of(points, threshold) for _, points, _, _ in results]
     met = 0
-    for seed, points, wall, stopped in results:
-        s = Summary.of(points, threshold)
+    for (seed, points, wall, stopped), s in zip(results, summaries):
         print(f"\n{args.task} ({args.train or 'default config'}{'' if seed is None else f', seed {seed}'}): "
               f"{len(points)} points, wall time {wall:.1f} s" + (" (stopped at the threshold)" if stopped else ""))
         if not points:
@@ -213,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds:
         print(f"\n{'seed':>6} | {'first timestep >= ' + format(threshold, 'g'):>22} | {'seconds':>8} | {'last return':>11} | "
               f"{'wall s':>7}")
-        for seed, points, wall, _ in results:
-            s = Summary.of(points, threshold)
+        for (seed, _, wall, _), s in zip(results, summaries):
             print(f"{seed:>6} | {s.reached.timestep if s.reached else '-':>22} | "
                   f"{format(s.reached.seconds, '.1f') if s.reached else '-':>8} | "
                   f"{format(s.last.episode_return, '.2f') if s.last else '-':>11} | {wall:>7.1f}")

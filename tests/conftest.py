@@ -1,6 +1,9 @@
-"""Shared fixtures: devices to test on and a small pure-torch VecTask with known episodes."""
+"""Shared fixtures: devices to test on and a small pure-torch VecTask with known episodes; the
+environment of the tests' child processes."""
 
 from __future__ import annotations
+
+import os
 
 import gymnasium
 import numpy as np
@@ -8,6 +11,13 @@ import pytest
 import torch
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def python_env(*paths: object) -> dict[str, str]:
+    """``os.environ`` for a child Python process with ``paths`` in front of ``PYTHONPATH``. The
+    inherited entries stay after them: packages may be installed through ``PYTHONPATH``."""
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(p) for p in paths] + inherited)}
 
 
 @pytest.fixture(params=DEVICES)

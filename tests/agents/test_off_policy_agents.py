@@ -11,6 +11,7 @@ import time
 
 import pytest
 import torch
+from conftest import python_env
 import envs
 from skrl_isaac.envs.torch import wrap_env
 from skrl_isaac.memories.torch import RandomMemory
@@ -292,7 +293,7 @@ def test_cli_train_configs(task, train_cfg, agent_name, tmp_path, scalars_reader
                  "checkpoint_interval=64", "rl_device=cpu", "task.sim.mujoco.nthread=1"]
     if train_cfg is not None:
         overrides += [f"train={train_cfg}", "train.agent.learning_starts=8", "train.agent.batch_size=16"]
-    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = python_env(root)
     result = subprocess.run([sys.executable, str(root / "train_isaac.py"), *overrides], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

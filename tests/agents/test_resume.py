@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import python_env
 from skrl_isaac.agents.torch.ppo import PPO
 from skrl_isaac.agents.torch.state import read_state_file
 from skrl_isaac.envs.torch import load_embedded_env, wrap_env
@@ -82,7 +83,7 @@ def test_resume_refuses_foreign_files(tmp_path):
 
 
 def _cli(*overrides, cwd):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = python_env(ROOT)
     return subprocess.Popen([sys.executable, str(ROOT / "train_isaac.py"), *overrides], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -117,7 +118,7 @@ def test_sigkill_at_random_moments_leaves_loadable_checkpoints(tmp_path):
     args = [a for a in base if not a.startswith("max_iterations")] + [f"max_iterations={start // 8 + 2}",
                                                                       f"checkpoint={newest}"]
     finish = subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *args], cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
+                            env=python_env(ROOT),
                             capture_output=True, text=True, timeout=300)
     assert finish.returncode == 0, finish.stderr[-2000:]
     assert "resuming" in finish.stdout and f"timestep {start}" in finish.stdout

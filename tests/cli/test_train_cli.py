@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import python_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*overrides: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = python_env(ROOT)
     return subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *overrides], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -144,8 +145,7 @@ def test_isaacgymenvs_task_when_isaacgymenvs_is_importable(tmp_path):
     fake = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fake)
     paths = fake.build(tmp_path / "pkgs")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), paths["python"], paths["repo"],
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = python_env(ROOT, paths["python"], paths["repo"])
     args = [sys.executable, str(ROOT / "train_isaac.py"), "task=Ant", "num_envs=4", "max_iterations=2",
             "rl_device=cpu", "sim_device=cpu", "experiment=ige", "task.env.episodeLength=20"]
     result = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

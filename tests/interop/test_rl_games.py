@@ -11,6 +11,7 @@ import torch
 
 pytest.importorskip("rl_games")
 
+from conftest import python_env  # noqa: E402
 import envs  # noqa: E402
 from skrl_isaac.interop.rl_games import (  # noqa: E402
     apply_rl_games_checkpoint,
@@ -155,7 +156,7 @@ def test_cli_plays_the_rl_games_checkpoint(trained, tmp_path):
     result = subprocess.run([sys.executable, str(root / "train_isaac.py"), "task=Ant", "num_envs=2", "test=True",
                              f"checkpoint={path}", "rl_device=cpu", "task.env.episodeLength=8", "test_timesteps=16"],
                             cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])},
+                            env=python_env(root),
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert sum(line.startswith("episode ") for line in result.stdout.splitlines()) == 4

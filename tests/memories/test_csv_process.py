@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import python_env
 from skrl_isaac.memories.torch import csv_process
 from skrl_isaac.memories.torch.export import load_dump
 from skrl_isaac.memories.torch.writer import MemoryExportError
@@ -58,7 +59,7 @@ def test_dumps_are_written_by_an_idle_child_and_equal_the_in_thread_files(tmp_pa
 def test_the_child_imports_no_torch():
     code = ("import sys, skrl_isaac.memories.torch.csv_process; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = python_env(REPO)
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
 
 
@@ -116,7 +117,7 @@ def test_the_child_finishes_what_it_was_sent_when_the_trainer_dies(tmp_path):
         child._proc.stdin.flush()
         os._exit(3)  # dies without waiting for the reply or closing anything
     """)
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = python_env(REPO)
     assert subprocess.run([sys.executable, "-c", script], env=env, timeout=60).returncode == 3
     deadline = time.monotonic() + 30
     while not path.exists() and time.monotonic() < deadline:

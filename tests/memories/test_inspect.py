@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import python_env
 from skrl_isaac.memories.inspection import inspect_dump, main
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.memories.torch.export import DumpError, load_dump
@@ -93,7 +94,7 @@ def test_not_a_dump_is_a_clear_error(tmp_path, capsys):
 
 
 def test_cli_module_entry_point(dumps):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = python_env(ROOT)
     done = subprocess.run([sys.executable, "-m", "skrl_isaac.memories", "inspect", dumps["np"],
                            "--env", "0"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
