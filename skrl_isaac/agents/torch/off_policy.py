@@ -227,23 +227,6 @@ class OffPolicyAgent(Agent):
         u = torch.rand((num_envs, self._action_low.shape[0]), device=self.device)
         return torch.addcmul(self._action_low, u, self._action_high - self._action_low)
 
-    def exploration_actions(self, actions: torch.Tensor, timestep: int, timesteps: int) -> torch.Tensor:
-        """Add the scaled exploration noise (``cfg["exploration"]``) to ``actions``, clip to the bounds, track it.
-
-        The scale decays linearly from ``initial_scale`` to ``final_scale`` over ``exploration.timesteps``
-        (``None``: the whole training). Without a noise, the tracked noise is 0.
-        """
-        exploration = self.cfg["exploration"]
-        if self._exploration_noise is None:
-            noises = torch.zeros((), device=self.device)
-        else:
-            scale = linear_schedule(timestep, float(exploration["initial_scale"]), float(exploration["final_scale"]),
-                                    exploration["timesteps"] or timesteps)
-            noises = self._exploration_noise.sample_like(actions).mul_(scale)
-            actions = torch.clamp(actions + noises, self._action_low, self._action_high)
-        self.track_stats("Exploration / Exploration noise", noises)
-        return actions
-
     def record_transition(self, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
                           next_states: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
                           infos: Any, timestep: int, timesteps: int) -> None:
@@ -298,6 +281,38 @@ class OffPolicyAgent(Agent):
     def soft_update(self, target: Model, source: Model, polyak: float | None = None) -> None:
         """``target <- polyak * source + (1 - polyak) * target`` (``polyak=1``: copy)."""
         target.update_parameters(source, polyak=self._polyak if polyak is None else polyak)
+
+
+
+class NoiseExplorationAgent(OffPolicyAgent):
+    """Base of DDPG and TD3: a deterministic ``policy`` explored with additive, decaying noise
+    (``cfg["exploration"]``, see ``NOISE_EXPLORATION_CONFIG``)."""
+
+    policy: Model
+
+    def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
+        """The policy's actions plus the decaying exploration noise (uniform during ``random_timesteps``)."""
+        if timestep < self._random_timesteps:
+            return self.random_actions(states.shape[0]), None, None
+        actions, _, outputs = self.policy.act(self._state_preprocessor(states))
+        return self.exploration_actions(actions, timestep, timesteps), None, outputs
+
+    def exploration_actions(self, actions: torch.Tensor, timestep: int, timesteps: int) -> torch.Tensor:
+        """Add the scaled exploration noise (``cfg["exploration"]``) to ``actions``, clip to the bounds, track it.
+
+        The scale decays linearly from ``initial_scale`` to ``final_scale`` over ``exploration.timesteps``
+        (``None``: the whole training). Without a noise, the tracked noise is 0.
+        """
+        exploration = self.cfg["exploration"]
+        if self._exploration_noise is None:
+            noises = torch.zeros((), device=self.device)
+        else:
+            scale = linear_schedule(timestep, float(exploration["initial_scale"]), float(exploration["final_scale"]),
+                                    exploration["timesteps"] or timesteps)
+            noises = self._exploration_noise.sample_like(actions).mul_(scale)
+            actions = torch.clamp(actions + noises, self._action_low, self._action_high)
+        self.track_stats("Exploration / Exploration noise", noises)
+        return actions
 
 
 def init_target(target: Model, source: Model) -> None:

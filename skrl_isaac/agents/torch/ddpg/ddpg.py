@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from skrl_isaac.agents.torch.off_policy import (ACTOR_CRITIC_CONFIG, NOISE_EXPLORATION_CONFIG, REPLAY_CONFIG,
-                                                  UPDATE_CONFIG, OffPolicyAgent, default_config, init_target)
+                                                  UPDATE_CONFIG, NoiseExplorationAgent, default_config, init_target)
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
@@ -16,7 +16,7 @@ DDPG_DEFAULT_CONFIG: dict[str, Any] = default_config(
     ACTOR_CRITIC_CONFIG, REPLAY_CONFIG, NOISE_EXPLORATION_CONFIG, UPDATE_CONFIG)  # keys: see off_policy.py
 
 
-class DDPG(OffPolicyAgent):
+class DDPG(NoiseExplorationAgent):
     """Deep Deterministic Policy Gradient.
 
     :param models: ``{"policy", "target_policy"}`` (DeterministicModel, actions) and
@@ -47,14 +47,6 @@ class DDPG(OffPolicyAgent):
 
         self.policy_optimizer = self.make_optimizer([self.policy], self.cfg["actor_learning_rate"])
         self.critic_optimizer = self.make_optimizer([self.critic], self.cfg["critic_learning_rate"])
-
-    # -- rollout ------------------------------------------------------------------------------
-    def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
-        """The policy's actions plus the decaying exploration noise (uniform during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
-            return self.random_actions(states.shape[0]), None, None
-        actions, _, outputs = self.policy.act(self._state_preprocessor(states))
-        return self.exploration_actions(actions, timestep, timesteps), None, outputs
 
     # -- update -------------------------------------------------------------------------------
     def _update_step(self, timestep: int, timesteps: int, gradient_step: int) -> None:

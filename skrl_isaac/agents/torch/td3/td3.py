@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from skrl_isaac.agents.torch.off_policy import (ACTOR_CRITIC_CONFIG, NOISE_EXPLORATION_CONFIG, REPLAY_CONFIG,
-                                                  UPDATE_CONFIG, OffPolicyAgent, default_config, init_target, make_noise)
+                                                  UPDATE_CONFIG, NoiseExplorationAgent, default_config, init_target, make_noise)
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
@@ -19,7 +19,7 @@ TD3_DEFAULT_CONFIG: dict[str, Any] = default_config(ACTOR_CRITIC_CONFIG, REPLAY_
 }, UPDATE_CONFIG)  # the shared keys: see off_policy.py
 
 
-class TD3(OffPolicyAgent):
+class TD3(NoiseExplorationAgent):
     """Twin Delayed DDPG: clipped double-Q targets, delayed policy updates, target policy smoothing.
 
     :param models: ``{"policy", "target_policy"}`` (DeterministicModel, actions) and
@@ -33,7 +33,7 @@ class TD3(OffPolicyAgent):
     """
 
     #: counters restored by agent checkpoints (``<timestep>_agent.pt``)
-    state_scalars = OffPolicyAgent.state_scalars + ("_critic_update_counter",)
+    state_scalars = NoiseExplorationAgent.state_scalars + ("_critic_update_counter",)
 
     def __init__(self, models: Mapping[str, Model], memory: Memory | None = None, observation_space: Any = None,
                  action_space: Any = None, device: str | torch.device | None = None,
@@ -61,14 +61,6 @@ class TD3(OffPolicyAgent):
 
         self.policy_optimizer = self.make_optimizer([self.policy], self.cfg["actor_learning_rate"])
         self.critic_optimizer = self.make_optimizer([self.critic_1, self.critic_2], self.cfg["critic_learning_rate"])
-
-    # -- rollout ------------------------------------------------------------------------------
-    def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
-        """The policy's actions plus the decaying exploration noise (uniform during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
-            return self.random_actions(states.shape[0]), None, None
-        actions, _, outputs = self.policy.act(self._state_preprocessor(states))
-        return self.exploration_actions(actions, timestep, timesteps), None, outputs
 
     # -- update -------------------------------------------------------------------------------
     def _update_step(self, timestep: int, timesteps: int, gradient_step: int) -> None:
