@@ -14,7 +14,8 @@ import torch
 from rl_games.torch_runner import Runner
 
 from skrl_isaac.envs.torch import load_embedded_env, wrap_env
-from skrl_isaac.interop.rl_games import load_rl_games_checkpoint, register_rl_games_env, rl_games_ppo_config
+from skrl_isaac.interop.rl_games import (float32_matmul_kept, load_rl_games_checkpoint, register_rl_games_env,
+                                         rl_games_ppo_config)
 
 NUM_ENVS, DEVICE, TRAIN_DIR = 256, "cuda:0" if torch.cuda.is_available() else "cpu", "runs/rl_games"
 
@@ -22,10 +23,11 @@ NUM_ENVS, DEVICE, TRAIN_DIR = 256, "cuda:0" if torch.cuda.is_available() else "c
 env_name = register_rl_games_env("Ant", num_envs=NUM_ENVS, device=DEVICE, seed=42)
 config = rl_games_ppo_config(env_name, NUM_ENVS, DEVICE, name="AntRLG", train_dir=TRAIN_DIR,
                              units=(256, 128, 64), horizon_length=16, max_epochs=100, minibatch_size=1024)
-runner = Runner()
-runner.load(config)
-runner.reset()
-runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
+with float32_matmul_kept():  # Runner() turns TF32 on process-wide; the play below runs in full float32
+    runner = Runner()
+    runner.load(config)
+    runner.reset()
+    runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
 
 # play the last checkpoint with the converted policy (mean actions)
 checkpoint = max(glob.glob(os.path.join(TRAIN_DIR, "AntRLG", "nn", "*.pth")), key=os.path.getmtime)

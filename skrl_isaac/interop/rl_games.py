@@ -10,6 +10,9 @@ Two directions:
   our :class:`MLPGaussianPolicy` and a :class:`RunningStandardScaler` with the same input statistics;
   :func:`apply_rl_games_checkpoint` loads it into an agent's policy/state preprocessor for playing.
 
+rl_games' ``Runner()`` turns TF32 on for the whole process (CUDA matmuls and convolutions round to a
+10-bit mantissa afterwards, ours included); :func:`float32_matmul_kept` around it restores the settings.
+
 Conventions matched: rl_games normalizes inputs as ``clamp((x - mean) / sqrt(var + 1e-5), -5, 5)``
 (``RunningMeanStd``: float64 buffers cast to float32), so the scaler gets ``epsilon=1e-5``,
 ``clip_threshold=5``; the network's ``sigma`` is the log standard deviation (``sigma_activation: None``)
@@ -24,8 +27,9 @@ allowlist of numpy's scalar/dtype reconstructors (no arbitrary code is unpickled
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -87,6 +91,34 @@ class RlGamesVecEnv:
 
     def close(self) -> None:
         self.env.close()
+
+
+@contextlib.contextmanager
+def float32_matmul_kept() -> Iterator[None]:
+    """Restore torch's process-wide float32 matmul settings on exit.
+
+    rl_games' ``Runner()`` sets ``torch.backends.cuda.matmul.allow_tf32``,
+    ``torch.backends.cudnn.allow_tf32``, ``torch.backends.cudnn.benchmark`` and
+    ``torch.set_float32_matmul_precision("high")`` for the whole process, so every CUDA matmul after it
+    (ours too) rounds its inputs to TF32 (~1e-3 relative). Wrap the ``Runner`` work in this to keep the
+    rest of the process in full float32::
+
+        with float32_matmul_kept():
+            runner = Runner()
+            runner.load(config)
+            runner.reset()
+            runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
+
+    (rl_games' own training inside the block still runs with its settings.)
+    """
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
+             torch.get_float32_matmul_precision())
+    try:
+        yield
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
+         precision) = saved
+        torch.set_float32_matmul_precision(precision)
 
 
 def register_rl_games_env(task_name: str = "Ant", num_envs: int | None = None, device: str = "cpu",

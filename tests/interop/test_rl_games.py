@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import types
@@ -16,6 +15,7 @@ from conftest import python_env  # noqa: E402
 import envs  # noqa: E402
 from skrl_isaac.interop.rl_games import (  # noqa: E402
     apply_rl_games_checkpoint,
+    float32_matmul_kept,
     load_rl_games_checkpoint,
     read_rl_games_checkpoint,
     register_rl_games_env,
@@ -42,7 +42,7 @@ def trained(tmp_path_factory):
     env_name = register_rl_games_env("Ant", num_envs=4, device="cpu", seed=0, env_name="skrl_isaac_test_ant")
     config = rl_games_ppo_config(env_name, 4, "cpu", name="ant_tiny", train_dir=train_dir, units=UNITS,
                                  horizon_length=8, max_epochs=2, mini_epochs=1, torch_compile=False)
-    with float32_matmul_flags_kept():  # Runner() turns TF32 on process-wide (see the README)
+    with float32_matmul_kept():  # Runner() turns TF32 on process-wide (see the README)
         runner = Runner()
         runner.load(config)
         runner.reset()
@@ -51,29 +51,13 @@ def trained(tmp_path_factory):
     return runner, config, files
 
 
-@contextlib.contextmanager
-def float32_matmul_flags_kept():
-    """Restore torch's process-wide float32 matmul settings on exit: rl_games' ``Runner()`` sets
-    ``torch.backends.cuda.matmul.allow_tf32``, ``torch.backends.cudnn.allow_tf32`` and
-    ``set_float32_matmul_precision("high")``, so CUDA matmuls after it (here and in the later tests of
-    this worker) round to TF32's 10-bit mantissa (~1e-3 relative)."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
-             torch.get_float32_matmul_precision())
-    try:
-        yield
-    finally:
-        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
-         precision) = saved
-        torch.set_float32_matmul_precision(precision)
-
-
-def test_the_fixture_restores_what_runner_changes():
+def test_float32_matmul_kept_restores_what_runner_changes():
     from rl_games.torch_runner import Runner
 
     before = (torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision())
-    with float32_matmul_flags_kept():
+    with float32_matmul_kept():
         Runner()
-        assert torch.get_float32_matmul_precision() == "high"  # what Runner() does, so the fixture has work to do
+        assert torch.get_float32_matmul_precision() == "high"  # what Runner() does, so there is work to undo
     assert (torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()) == before
 
 
