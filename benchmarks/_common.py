@@ -15,13 +15,14 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+for _path in (REPO, os.path.join(REPO, "benchmarks")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 TRAIN_CFG_DIR = os.path.join(REPO, "skrl_isaac", "cfg", "train")
 
@@ -46,9 +47,21 @@ def load_train_cfg(name: str = "AntPPO") -> dict:
     return OmegaConf.to_container(OmegaConf.load(os.path.join(TRAIN_CFG_DIR, f"{name}.yaml")))
 
 
+def make_task(task: str, num_envs: int, device: str, seed: int = 0) -> Any:
+    """A task of the embedded suite by name, or ``"DeviceTask"``: the simulator stand-in on the torch
+    device (``benchmarks/device_task.py``), for agent overhead on a GPU."""
+    if task == "DeviceTask":
+        from device_task import DeviceTask
+
+        return DeviceTask(num_envs, device, seed=seed)
+    from skrl_isaac.envs.torch import load_embedded_env
+
+    return load_embedded_env(task, num_envs=num_envs, device=device, seed=seed)
+
+
 class OursLoop:
     """Our PPO (``skrl_isaac``, built as the CLI builds it) on the embedded Ant (or ``task``, with its
-    ``train`` config, which may name an off-policy agent).
+    ``train`` config, which may name an off-policy agent; ``task="DeviceTask"``: see :func:`make_task`).
 
     ``run(iterations)`` trains ``iterations`` PPO iterations (``rollouts`` env steps + one update
     each; with an off-policy config one env step and its gradient steps each) continuing where the
@@ -65,7 +78,7 @@ class OursLoop:
                  export_format: str = "csv", steady: bool = False, mixed_precision: bool = False,
                  task: str = "Ant") -> None:
         from skrl_isaac.cli.builders import build_agent
-        from skrl_isaac.envs.torch import load_embedded_env, wrap_env
+        from skrl_isaac.envs.torch import wrap_env
         from skrl_isaac.trainers.torch import SequentialTrainer
 
         self._tmp = tempfile.TemporaryDirectory(prefix="skrl_isaac_bench_")
@@ -75,7 +88,7 @@ class OursLoop:
                                           checkpoint_interval=checkpoint_interval)
         cfg["agent"]["mixed_precision"] = mixed_precision
         cfg.setdefault("memory", {}).update(export=export_csv, export_format=export_format, export_directory="")
-        self.env = wrap_env(load_embedded_env(task, num_envs=num_envs, device=device, seed=seed), verbose=False)
+        self.env = wrap_env(make_task(task, num_envs, device, seed), verbose=False)
         self.num_envs = num_envs
         self.agent = build_agent(cfg, self.env, torch.device(device), task)
         self.trainer = SequentialTrainer(env=self.env, agents=self.agent, cfg={

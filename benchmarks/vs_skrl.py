@@ -20,6 +20,10 @@ per-round ratios and as the ratio of the best rounds.
 
     pip install "skrl==2.1.1" "gymnasium[mujoco]==1.4.0"     # benchmark-only (the `bench` extra)
     python benchmarks/vs_skrl.py [--num-envs 256] [--iterations 6] [--rounds 8] [--torch-threads 0]
+
+``--task DeviceTask`` runs ``ours`` and ``skrl+ours`` on a stand-in for a GPU simulator
+(``benchmarks/device_task.py``: everything on the torch device, ~20 ops per step), so that on a GPU
+the ratio shows the agents' own per-step cost, as on Isaac Gym, instead of MuJoCo's CPU physics.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ from typing import Any
 
 import torch
 
-from _common import (OursLoop, interleaved_rounds, load_train_cfg, machine_line, ratio_stats, set_torch_threads,
-                     total_rate, total_ratio_ci)
+from _common import (OursLoop, interleaved_rounds, load_train_cfg, machine_line, make_task, ratio_stats,
+                     set_torch_threads, total_rate, total_ratio_ci)
 
 
 # -- skrl 2.1.1 side --------------------------------------------------------------------------
@@ -108,10 +112,11 @@ def skrl_models(observation_space, action_space, device, hiddens, log_std):
 
 
 class SkrlLoop:
-    """skrl 2.1.1's PPO + SequentialTrainer on ``env_kind`` ("gym": gymnasium Ant-v5, "ours": embedded Ant)."""
+    """skrl 2.1.1's PPO + SequentialTrainer on ``env_kind`` ("gym": gymnasium Ant-v5, "ours": our ``task``,
+    the embedded Ant by default)."""
 
     def __init__(self, env_kind: str, num_envs: int, device: str, write_interval: int, train: str = "AntPPO",
-                 seed: int = 0, mixed_precision: bool = False) -> None:
+                 seed: int = 0, mixed_precision: bool = False, task: str = "Ant") -> None:
         from skrl.agents.torch import ExperimentCfg
         from skrl.agents.torch.ppo import PPO, PPO_CFG
         from skrl.memories.torch import RandomMemory
@@ -127,9 +132,7 @@ class SkrlLoop:
                            wrapper="gymnasium", verbose=False)
             env._device = torch.device(device)  # skrl picks cuda when available; keep the same device as ours
         else:
-            import envs
-
-            env = skrl_vectask_wrapper()(envs.make("Ant", num_envs, device=device, seed=seed))
+            env = skrl_vectask_wrapper()(make_task(task, num_envs, device, seed))
         self.env, self.num_envs = env, num_envs
 
         cfg = load_train_cfg(train)
@@ -203,24 +206,30 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6, help="PPO iterations per loop per round")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip", nargs="*", default=[], choices=["skrl+gym", "skrl+ours"], help="loops to leave out")
+    parser.add_argument("--task", default="Ant", choices=["Ant", "DeviceTask"],
+                        help="the task of 'ours' and 'skrl+ours': the embedded Ant, or DeviceTask, a stand-in for a "
+                             "GPU simulator (benchmarks/device_task.py; skrl+gym is then left out)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="every loop with mixed_precision=True (bfloat16 autocast on both sides; not the P2 set-up)")
     args = parser.parse_args()
+    if args.task != "Ant" and "skrl+gym" not in args.skip:
+        args.skip.append("skrl+gym")  # gymnasium's Ant-v5 is not the same task
     set_torch_threads(args.torch_threads)
     logging.getLogger("skrl").setLevel(logging.WARNING)
     import skrl
 
     print(f"machine: {machine_line()}")
-    print(f"skrl {skrl.__version__}; {args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, "
+    print(f"skrl {skrl.__version__}; task {args.task}, {args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, "
           f"{args.rounds} rounds, write_interval {args.write_interval}, checkpoints off, device {args.device}, "
           f"mixed precision {'on (bfloat16, every loop)' if args.mixed_precision else 'off'}")
     mp = args.mixed_precision
     loops: dict[str, Any] = {"ours": OursLoop(args.num_envs, args.device, write_interval=args.write_interval,
-                                              mixed_precision=mp)}
+                                              mixed_precision=mp, task=args.task)}
     if "skrl+gym" not in args.skip:
         loops["skrl+gym"] = SkrlLoop("gym", args.num_envs, args.device, args.write_interval, mixed_precision=mp)
     if "skrl+ours" not in args.skip:
-        loops["skrl+ours"] = SkrlLoop("ours", args.num_envs, args.device, args.write_interval, mixed_precision=mp)
+        loops["skrl+ours"] = SkrlLoop("ours", args.num_envs, args.device, args.write_interval, mixed_precision=mp,
+                                      task=args.task)
     try:
         rates = interleaved_rounds({n: l.run for n, l in loops.items()},
                                    {n: l.num_envs * l.rollouts for n, l in loops.items()},
