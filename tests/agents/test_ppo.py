@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from conftest import DEVICES
 from skrl_isaac.agents.torch.ppo import PPO, PPO_DEFAULT_CONFIG
+from skrl_isaac.agents.torch.ppo.ppo import generalized_advantages
 from skrl_isaac.envs.torch import wrap_env
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.models.torch.mlp import MLPDeterministic, MLPGaussianPolicy
@@ -219,3 +224,39 @@ def test_rollout_values_are_the_value_models_step_by_step(counting_task, device,
     agent.record_transition, agent._update = reference_record, checked_update
     train(agent, env, 24)
     assert len(checked) == 3 and all(checked)  # three rollouts, each with time-outs
+
+
+def _step_by_step_advantages(rewards, values, last_values, not_dones, gamma, lam):
+    """The textbook GAE loop (PPO's form before the vectorized one): one step at a time."""
+    advantages = torch.empty_like(rewards)
+    advantage = torch.zeros_like(last_values)
+    next_values = last_values
+    for i in reversed(range(rewards.shape[0])):
+        delta = rewards[i] + gamma * next_values * not_dones[i] - values[i]
+        advantage = delta + gamma * lam * not_dones[i] * advantage
+        advantages[i] = advantage
+        next_values = values[i]
+    return advantages
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 9), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.integers(0, 2**31 - 1))
+def test_generalized_advantages_equal_the_step_by_step_loop(rollouts, num_envs, gamma, lam, seed):
+    gen = torch.Generator().manual_seed(seed)
+    for device in DEVICES:
+        rewards, values = (torch.randn((rollouts, num_envs, 1), generator=gen).to(device) for _ in range(2))
+        last_values = torch.randn((num_envs, 1), generator=gen).to(device)
+        not_dones = (torch.rand((rollouts, num_envs, 1), generator=gen) > 0.3).float().to(device)
+        got = generalized_advantages(rewards, values, last_values, not_dones, gamma, lam)
+        assert torch.equal(got, _step_by_step_advantages(rewards, values, last_values, not_dones, gamma, lam))
+        # and the definition, in float64: A_t = sum_k (gamma lambda)^k prod(not_done) delta_{t+k}
+        r, v, nd = (t.double().cpu().numpy()[..., 0] for t in (rewards, values, not_dones))
+        nv = np.concatenate([v[1:], last_values.double().cpu().numpy().T])
+        delta = r + gamma * nv * nd - v
+        expected = np.zeros_like(delta)
+        for t in range(rollouts):
+            weight = np.ones(num_envs)
+            for k in range(t, rollouts):
+                expected[t] += weight * delta[k]
+                weight = weight * gamma * lam * nd[k]
+        np.testing.assert_allclose(got.double().cpu().numpy()[..., 0], expected, rtol=1e-5, atol=1e-5)

@@ -58,6 +58,28 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
 SCHEDULERS = {"KLAdaptiveRL": KLAdaptiveRL}
 
 
+
+def generalized_advantages(rewards: torch.Tensor, values: torch.Tensor, last_values: torch.Tensor,
+                           not_dones: torch.Tensor, discount_factor: float, lambda_: float) -> torch.Tensor:
+    """GAE(lambda) advantages of a rollout (Schulman et al., 2016), on the rollout's device.
+
+    ``rewards``, ``values``, ``not_dones``: ``(rollouts, num_envs, 1)``; ``last_values``: ``(num_envs, 1)``, the
+    values of the states after the last step. The TD errors of all steps come from one vectorized
+    expression, and the backward recursion ``A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}`` takes
+    two ops per step, so a rollout of ``T`` steps costs ~``2 T + 6`` kernels instead of ~``12 T`` (fewer
+    launches per iteration on a GPU), with the same roundings as the step-by-step form.
+    """
+    next_values = torch.cat((values[1:], last_values.unsqueeze(0)))
+    deltas = rewards + discount_factor * next_values * not_dones - values
+    decays = discount_factor * lambda_ * not_dones
+    advantages = torch.empty_like(rewards)
+    advantage = deltas[-1]
+    advantages[-1] = advantage
+    for i in range(rewards.shape[0] - 2, -1, -1):
+        advantage = torch.mul(decays[i], advantage, out=advantages[i]).add_(deltas[i])
+    return advantages
+
+
 class PPO(Agent):
     """Proximal Policy Optimization.
 
@@ -206,14 +228,8 @@ class PPO(Agent):
         with self.autocast():
             last_values = self.value.act(self._state_preprocessor(self._current_next_states))[0]
         last_values = self._value_preprocessor(last_values, inverse=True)
-        advantages = torch.empty_like(rewards)
-        advantage = torch.zeros_like(last_values)
-        next_values = last_values
-        for i in reversed(range(self._rollouts)):
-            delta = rewards[i] + self._discount_factor * next_values * not_dones[i] - values[i]
-            advantage = delta + self._discount_factor * self._lambda * not_dones[i] * advantage
-            advantages[i] = advantage
-            next_values = values[i]
+        advantages = generalized_advantages(rewards, values, last_values, not_dones, self._discount_factor,
+                                            self._lambda)
         returns = advantages + values
         std, mean = torch.std_mean(advantages)
         # the value normalizer learns the scale of the values *and* of the returns (as skrl and rl_games):

@@ -31,6 +31,7 @@ class RunningStandardScaler(torch.nn.Module):
         self.register_buffer("running_mean", torch.zeros(size, dtype=torch.float64, device=device))
         self.register_buffer("running_variance", torch.ones(size, dtype=torch.float64, device=device))
         self.register_buffer("current_count", torch.ones((), dtype=torch.float64, device=device))
+        self._moments: tuple[Any, torch.Tensor, torch.Tensor] | None = None  # see _mean_std
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
@@ -51,8 +52,34 @@ class RunningStandardScaler(torch.nn.Module):
         if train:
             self.update(x)
         with torch.set_grad_enabled(not no_grad and torch.is_grad_enabled()):
-            mean = self.running_mean.to(x.dtype)
-            std = torch.sqrt(self.running_variance.to(x.dtype) + self.epsilon)
+            mean, std = self._mean_std(x.dtype)
             if inverse:
                 return torch.clamp(x, -self.clip_threshold, self.clip_threshold) * std + mean
             return torch.clamp((x - mean) / std, -self.clip_threshold, self.clip_threshold)
+
+    def _mean_std(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean and ``sqrt(variance + epsilon)`` in ``dtype``, converted from the float64 statistics
+        only when those changed since the last call.
+
+        Between two updates PPO standardizes every step's states (and the update's minibatches) with the
+        same statistics; converting them each time is 4 kernels per call, which a GPU pays in launches.
+        A change is any in-place write to ``running_mean``/``running_variance`` (``update``,
+        ``load_state_dict``, a user's ``copy_``: each bumps the tensor's version counter) or a new tensor
+        (``.to(device)``, a reassigned buffer, ``.data =``). Traced or compiled code (the policy export,
+        ``torch.compile``) and inference tensors always convert.
+        """
+        mean, variance = self.running_mean, self.running_variance
+        if torch.jit.is_tracing() or _compiling() or mean.is_inference() or variance.is_inference():
+            return mean.to(dtype), torch.sqrt(variance.to(dtype) + self.epsilon)
+        key = (dtype, self.epsilon, id(mean), mean.data_ptr(), mean._version,
+               id(variance), variance.data_ptr(), variance._version)
+        if self._moments is None or self._moments[0] != key:
+            with torch.no_grad():
+                self._moments = (key, mean.to(dtype), torch.sqrt(variance.to(dtype) + self.epsilon))
+        return self._moments[1], self._moments[2]
+
+
+def _compiling() -> bool:
+    """True inside ``torch.compile`` (dynamo) tracing."""
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return bool(is_compiling()) if is_compiling is not None else False
