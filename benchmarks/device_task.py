@@ -7,7 +7,7 @@ per-step work: kernel launches, and any read back to the host. The embedded suit
 does not stand for one's cost. It has the embedded Ant's shapes (60 observations, 8 actions, 1000-step
 episodes) and the VecTask interface that Isaac Gym tasks have (``obs_buf``, ``rew_buf``, ``reset_buf``,
 ``progress_buf``, ``extras["time_outs"]``, ``step``/``reset`` with auto-reset), and it computes one step
-in ~20 torch ops on its device, never reading a tensor back to the host:
+in ~25 torch ops on its device, never reading a tensor back to the host:
 
 * state ``x`` (N, 60), the observation: ``x' = x A^T + a B^T + noise``, with ``A`` a rotation scaled by
   0.99 and ``B`` (60, 8) fixed random, both drawn from ``seed``;

@@ -22,7 +22,7 @@ per-round ratios and as the ratio of the best rounds.
     python benchmarks/vs_skrl.py [--num-envs 256] [--iterations 6] [--rounds 8] [--torch-threads 0]
 
 ``--task DeviceTask`` runs ``ours`` and ``skrl+ours`` on a stand-in for a GPU simulator
-(``benchmarks/device_task.py``: everything on the torch device, ~20 ops per step), so that on a GPU
+(``benchmarks/device_task.py``: everything on the torch device, ~25 ops per step), so that on a GPU
 the ratio shows the agents' own per-step cost, as on Isaac Gym, instead of MuJoCo's CPU physics.
 """
 
@@ -219,7 +219,8 @@ def main() -> None:
     import skrl
 
     print(f"machine: {machine_line()}")
-    print(f"skrl {skrl.__version__}; task {args.task}, {args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, "
+    print(f"skrl {skrl.__version__}; task {args.task}, {args.num_envs} envs, "
+          f"{args.iterations} PPO iterations x 16 steps per round, "
           f"{args.rounds} rounds, write_interval {args.write_interval}, checkpoints off, device {args.device}, "
           f"mixed precision {'on (bfloat16, every loop)' if args.mixed_precision else 'off'}")
     mp = args.mixed_precision

@@ -283,7 +283,6 @@ class OffPolicyAgent(Agent):
         target.update_parameters(source, polyak=self._polyak if polyak is None else polyak)
 
 
-
 class NoiseExplorationAgent(OffPolicyAgent):
     """Base of DDPG and TD3: a deterministic ``policy`` explored with additive, decaying noise
     (``cfg["exploration"]``, see ``NOISE_EXPLORATION_CONFIG``)."""

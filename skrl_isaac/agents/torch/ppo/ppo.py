@@ -58,7 +58,6 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
 SCHEDULERS = {"KLAdaptiveRL": KLAdaptiveRL}
 
 
-
 def generalized_advantages(rewards: torch.Tensor, values: torch.Tensor, last_values: torch.Tensor,
                            not_dones: torch.Tensor, discount_factor: float, lambda_: float) -> torch.Tensor:
     """GAE(lambda) advantages of a rollout (Schulman et al., 2016), on the rollout's device.

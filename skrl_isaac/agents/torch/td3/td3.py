@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from skrl_isaac.agents.torch.off_policy import (ACTOR_CRITIC_CONFIG, NOISE_EXPLORATION_CONFIG, REPLAY_CONFIG,
-                                                  UPDATE_CONFIG, NoiseExplorationAgent, default_config, init_target, make_noise)
+                                                  UPDATE_CONFIG, NoiseExplorationAgent, default_config, init_target,
+                                                  make_noise)
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
