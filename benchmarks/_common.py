@@ -20,9 +20,8 @@ from typing import Any, Callable
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _path in (REPO, os.path.join(REPO, "benchmarks")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
 
 TRAIN_CFG_DIR = os.path.join(REPO, "skrl_isaac", "cfg", "train")
 

@@ -77,13 +77,13 @@ class DeviceTask:
         torch.where(self._dead, torch.full_like(reward, -1.0), reward, out=self.rew_buf)
         self.progress_buf.add_(1)
         timeout = (self.progress_buf >= self.max_episode_length) & ~self._dead
+        finished = self._dead | timeout
         self.timeout_buf.copy_(timeout)
-        self.reset_buf.copy_(self._dead | timeout)
+        self.reset_buf.copy_(finished)
         # auto-reset: finished envs restart from fresh noise; their progress restarts at 0
         fresh = self._noise.normal_(0.0, 0.1, generator=self.rng)
-        done = self.reset_buf.bool().unsqueeze(1)
-        torch.where(done, fresh, x, out=self.obs_buf)
-        self.progress_buf.masked_fill_(self.reset_buf.bool(), 0)
+        torch.where(finished.unsqueeze(1), fresh, x, out=self.obs_buf)
+        self.progress_buf.masked_fill_(finished, 0)
         self.extras["time_outs"] = self.timeout_buf
         return {"obs": self.obs_buf.clone()}, self.rew_buf, self.reset_buf, self.extras
 

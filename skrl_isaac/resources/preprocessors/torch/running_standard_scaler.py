@@ -69,14 +69,16 @@ class RunningStandardScaler(torch.nn.Module):
         ``torch.compile``) and inference tensors always convert.
         """
         mean, variance = self.running_mean, self.running_variance
-        if torch.jit.is_tracing() or _compiling() or mean.is_inference() or variance.is_inference():
-            return mean.to(dtype), torch.sqrt(variance.to(dtype) + self.epsilon)
-        key = (dtype, self.epsilon, id(mean), mean.data_ptr(), mean._version,
-               id(variance), variance.data_ptr(), variance._version)
-        if self._moments is None or self._moments[0] != key:
-            with torch.no_grad():
-                self._moments = (key, mean.to(dtype), torch.sqrt(variance.to(dtype) + self.epsilon))
-        return self._moments[1], self._moments[2]
+        key = None
+        if not (torch.jit.is_tracing() or _compiling() or mean.is_inference() or variance.is_inference()):
+            key = (dtype, self.epsilon, id(mean), mean.data_ptr(), mean._version,
+                   id(variance), variance.data_ptr(), variance._version)
+            if self._moments is not None and self._moments[0] == key:
+                return self._moments[1], self._moments[2]
+        mean, std = mean.to(dtype), torch.sqrt(variance.to(dtype) + self.epsilon)  # (buffers: no autograd graph)
+        if key is not None:
+            self._moments = (key, mean, std)
+        return mean, std
 
 
 def _compiling() -> bool:
