@@ -184,8 +184,6 @@ class OffPolicyAgent(Agent):
         self._state_preprocessor = self._make_preprocessor("state_preprocessor", cfg["state_preprocessor"],
                                                            cfg["state_preprocessor_kwargs"], observation_space)
         self.schedulers = SchedulerGroup()
-        exploration = cfg.get("exploration")
-        self._exploration_noise = make_noise(exploration.get("noise") if exploration else None, self.device)
 
         # action bounds (continuous spaces) as device tensors, for noise clipping and random actions
         self._discrete = is_discrete(action_space)
@@ -288,6 +286,12 @@ class NoiseExplorationAgent(OffPolicyAgent):
     (``cfg["exploration"]``, see ``NOISE_EXPLORATION_CONFIG``)."""
 
     policy: Model
+
+    def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
+                 action_space: Any, device: str | torch.device | None, cfg: Mapping[str, Any] | None,
+                 defaults: Mapping[str, Any]) -> None:
+        super().__init__(models, memory, observation_space, action_space, device, cfg, defaults)
+        self._exploration_noise = make_noise(self.cfg["exploration"]["noise"], self.device)
 
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
         """The policy's actions plus the decaying exploration noise (uniform during ``random_timesteps``)."""
