@@ -41,6 +41,10 @@ from typing import IO, Iterable
 import pandas as pd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from skrl_isaac.utils.processes import python_env  # noqa: E402
 TRAIN_SCRIPT = os.path.join(ROOT, "train_isaac.py")
 # the P4 thresholds: IsaacGymEnvs' Ant target, and Cartpole's "solved" (of a 500-step maximum)
 THRESHOLDS = {"Ant": 3000.0, "Cartpole": 400.0, "CartpoleDiscrete": 400.0}
@@ -106,8 +110,7 @@ def run(cmd: list[str], cwd: str, threshold: float, stop_at_threshold: bool, ech
     Every stdout line is echoed with its time stamp; stderr (the progress bar) goes to ``stderr_path``.
     With ``stop_at_threshold`` the child gets SIGINT at the first point at or above ``threshold``.
     """
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join([ROOT] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env = python_env(ROOT, PYTHONUNBUFFERED="1")
     points: list[Point] = []
     stopped = False
     with open(stderr_path or os.devnull, "w") as err:

@@ -3,21 +3,16 @@ environment of the tests' child processes."""
 
 from __future__ import annotations
 
-import os
-
 import gymnasium
 import numpy as np
 import pytest
 import torch
 
+from skrl_isaac.utils.processes import python_env
+
+__all__ = ["DEVICES", "python_env"]  # imported by the tests (`from conftest import ...`)
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def python_env(*paths: object) -> dict[str, str]:
-    """``os.environ`` for a child Python process with ``paths`` in front of ``PYTHONPATH``. The
-    inherited entries stay after them: packages may be installed through ``PYTHONPATH``."""
-    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(p) for p in paths] + inherited)}
 
 
 @pytest.fixture(params=DEVICES)

@@ -33,6 +33,7 @@ import numpy as np
 
 from skrl_isaac.memories.torch.csv_io import write_csv
 from skrl_isaac.utils.files import atomic_write
+from skrl_isaac.utils.processes import python_env
 
 CHILD_ENV = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
@@ -90,8 +91,7 @@ class CsvProcess:
         if self._proc is not None:
             return
         root = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["skrl_isaac"].__file__)))
-        env = dict(os.environ, **CHILD_ENV)
-        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env = python_env(root, **CHILD_ENV)
         read_fd, write_fd = os.pipe()
         try:
             # own session: a Ctrl-C in the terminal interrupts the trainer, which then closes the
