@@ -75,7 +75,7 @@ class OursLoop:
     def __init__(self, num_envs: int, device: str = "cpu", train: str = "AntPPO", write_interval: int = 250,
                  checkpoint_interval: int = 0, export_csv: bool = False, seed: int = 0,
                  export_format: str = "csv", steady: bool = False, mixed_precision: bool = False,
-                 task: str = "Ant") -> None:
+                 task: str = "Ant", cuda_graph: bool = True) -> None:
         from skrl_isaac.cli.builders import build_agent
         from skrl_isaac.envs.torch import wrap_env
         from skrl_isaac.trainers.torch import SequentialTrainer
@@ -86,6 +86,8 @@ class OursLoop:
         cfg["agent"]["experiment"].update(directory=self._tmp.name, write_interval=write_interval,
                                           checkpoint_interval=checkpoint_interval)
         cfg["agent"]["mixed_precision"] = mixed_precision
+        if "rollouts" in cfg["agent"]:  # PPO: its update as a CUDA graph on a CUDA device (off: eager, as before)
+            cfg["agent"]["cuda_graph"] = cuda_graph
         cfg.setdefault("memory", {}).update(export=export_csv, export_format=export_format, export_directory="")
         self.env = wrap_env(make_task(task, num_envs, device, seed), verbose=False)
         self.num_envs = num_envs

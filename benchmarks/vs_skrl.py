@@ -211,6 +211,9 @@ def main() -> None:
                              "GPU simulator (benchmarks/device_task.py; skrl+gym is then left out)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="every loop with mixed_precision=True (bfloat16 autocast on both sides; not the P2 set-up)")
+    parser.add_argument("--with-eager", action="store_true",
+                        help="also run our loop with its PPO update eager (cfg['cuda_graph'] False; the same on a CPU) "
+                             "and print ours / ours-eager")
     args = parser.parse_args()
     if args.task != "Ant" and "skrl+gym" not in args.skip:
         args.skip.append("skrl+gym")  # gymnasium's Ant-v5 is not the same task
@@ -226,6 +229,9 @@ def main() -> None:
     mp = args.mixed_precision
     loops: dict[str, Any] = {"ours": OursLoop(args.num_envs, args.device, write_interval=args.write_interval,
                                               mixed_precision=mp, task=args.task)}
+    if args.with_eager:
+        loops["ours-eager"] = OursLoop(args.num_envs, args.device, write_interval=args.write_interval,
+                                       mixed_precision=mp, task=args.task, cuda_graph=False)
     if "skrl+gym" not in args.skip:
         loops["skrl+gym"] = SkrlLoop("gym", args.num_envs, args.device, args.write_interval, mixed_precision=mp)
     if "skrl+ours" not in args.skip:
@@ -241,7 +247,7 @@ def main() -> None:
     print(f"\n{'loop':>10} | {'all rounds env-steps/s':>22} | {'best round':>10} | {'median':>10}")
     for name, r in rates.items():
         print(f"{name:>10} | {total_rate(r):>22,.0f} | {max(r):>10,.0f} | {statistics.median(r):>10,.0f}")
-    targets = {"skrl+gym": 3.0, "skrl+ours": 1.3}
+    targets = {"skrl+gym": 3.0, "skrl+ours": 1.3, "ours-eager": 1.0}
     for name, target in targets.items():
         if name in rates:
             total = total_rate(rates["ours"]) / total_rate(rates[name])

@@ -173,13 +173,23 @@ class Memory:
         """All stored transitions (flattened over steps and envs), in ``mini_batches`` random minibatches."""
         for name in names:
             self._check_name(name)
+        if mini_batches == 1 and not shuffle:
+            self._check_mini_batches(mini_batches)
+            return [[self._views[n][:len(self) * self.num_envs] for n in names]]
+        return [[self._views[n][idx] for n in names] for idx in self.minibatch_indexes(mini_batches, shuffle)]
+
+    def minibatch_indexes(self, mini_batches: int = 1, shuffle: bool = True) -> list[torch.Tensor]:
+        """The flattened rows of all stored transitions, shuffled (or in order) and split into ``mini_batches``
+        index tensors on the memory's device (sizes differ by at most one); :meth:`sample_by_index` gathers them."""
+        total = self._check_mini_batches(mini_batches)
+        indexes = torch.randperm(total, device=self.device) if shuffle else torch.arange(total, device=self.device)
+        return list(indexes.tensor_split(mini_batches)) if mini_batches > 1 else [indexes]
+
+    def _check_mini_batches(self, mini_batches: int) -> int:
         total = len(self) * self.num_envs
         if mini_batches < 1 or mini_batches > max(total, 1):
             raise ValueError(f"mini_batches must be in [1, {total}] (stored transitions), got {mini_batches}")
-        if mini_batches == 1 and not shuffle:
-            return [[self._views[n][:total] for n in names]]
-        indexes = torch.randperm(total, device=self.device) if shuffle else torch.arange(total, device=self.device)
-        return self.sample_by_index(names, indexes, mini_batches)
+        return total
 
     # -- export / import (see skrl_isaac.memories.torch.export) -------------------------------
     def save(self, directory: str = "", format: str = "pt") -> str:

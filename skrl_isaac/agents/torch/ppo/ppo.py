@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import torch
 
 from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
+from skrl_isaac.agents.torch.cuda_graph import CudaGraphStep, tensor_fingerprint
 from skrl_isaac.agents.torch.optim import make_adam
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
@@ -51,6 +52,8 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
     "mixed_precision": False,       # run the models' forward passes under torch.autocast in bfloat16 (CPUs
                                     # with AVX512-BF16/AMX, GPUs with bfloat16; float16 with a GradScaler on
                                     # pre-Ampere GPUs); parameters, optimizer and losses stay float32
+    "cuda_graph": True,             # on a CUDA device, replay the update's minibatch step as a CUDA graph
+                                    # (the same kernels, one launch; see cuda_graph.py). Not with mixed_precision
 
     "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
 }
@@ -147,6 +150,15 @@ class PPO(Agent):
         self._current_next_states: torch.Tensor | None = None
         self._tensors_names = ("states", "actions", "log_prob", "values", "returns", "advantages")
 
+        if not isinstance(cfg["cuda_graph"], bool):
+            raise ValueError(f"PPO: cfg['cuda_graph'] must be True or False, got {cfg['cuda_graph']!r}")
+        # the minibatch step as a CUDA graph: on CUDA, float32 (autocast and GradScaler are not captured), with an
+        # optimizer whose step can be captured (fused Adam)
+        self._graphed_step: CudaGraphStep | None = None
+        if (cfg["cuda_graph"] and self.device.type == "cuda" and not self._mixed_precision
+                and all(group.get("fused") for group in self.optimizer.param_groups)):
+            self._graphed_step = CudaGraphStep(self._minibatch_step, self._update_storage, [self.optimizer])
+
     def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
         """Create the memory's tensors and the experiment directory/writer."""
         super().init(trainer_cfg)
@@ -239,52 +251,64 @@ class PPO(Agent):
         m.set_tensor_by_name("returns", self._value_preprocessor(returns, train=True))
         m.set_tensor_by_name("advantages", (advantages - mean) / (std + 1e-8))
 
+    def _minibatch_step(self, mb_indexes: torch.Tensor) -> tuple[torch.Tensor]:
+        """One gradient step on the stored transitions ``mb_indexes``; returns ``(losses,)``: the policy,
+        value and entropy losses and the KL estimate, stacked (the CUDA graph's captured function)."""
+        states, actions, old_log_prob, old_values, returns, advantages = self.memory.sample_by_index(
+            self._tensors_names, mb_indexes)[0]
+        states = self._state_preprocessor(states)
+        with self.autocast():
+            _, log_prob, _ = self.policy.act(states, taken_actions=actions)
+
+        # KL divergence estimate (approx_kl, Schulman's k3)
+        with torch.no_grad():
+            log_ratio = log_prob - old_log_prob
+            kl = ((log_ratio.exp() - 1) - log_ratio).mean()
+
+        # clipped surrogate objective
+        ratio = torch.exp(log_prob - old_log_prob)
+        surrogate = advantages * ratio
+        surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - self._ratio_clip, 1.0 + self._ratio_clip)
+        policy_loss = -torch.min(surrogate, surrogate_clipped).mean()
+
+        if self._entropy_loss_scale:
+            entropy_loss = -self._entropy_loss_scale * self.policy.get_entropy().mean()
+        else:
+            entropy_loss = torch.zeros((), device=self.device)
+
+        # value loss
+        with self.autocast():
+            predicted_values = self.value.act(states)[0]
+        value_errors = (returns - predicted_values) ** 2
+        if self._clip_predicted_values:
+            # PPO2's clipped value loss: the larger of the unclipped and the clipped error
+            clipped_values = old_values + torch.clamp(predicted_values - old_values,
+                                                      -self._value_clip, self._value_clip)
+            value_errors = torch.maximum(value_errors, (returns - clipped_values) ** 2)
+        value_loss = self._value_loss_scale * value_errors.mean()
+
+        self.optimize(self.optimizer, policy_loss + entropy_loss + value_loss)
+        return (torch.stack((policy_loss.detach(), value_loss.detach(), entropy_loss.detach(), kl)),)
+
+    def _update_storage(self) -> tuple:
+        """Where everything the minibatch step reads lives (a new tensor means the CUDA graph is stale)."""
+        return tensor_fingerprint(self.policy, self.value, self.optimizer, self.memory.tensors,
+                                  self._state_preprocessor)
+
     def _update(self, timestep: int, timesteps: int) -> None:
         # returns and advantages
         self._compute_returns()
 
         # learning epochs over random minibatches, everything on the device
+        step = self._graphed_step or self._minibatch_step
         totals = torch.zeros(4, device=self.device)  # policy loss, value loss, entropy loss, kl
         updates = 0
         for epoch in range(self._learning_epochs):
             epoch_kl = []
-            for states, actions, old_log_prob, old_values, returns, advantages in self.memory.sample_all(
-                    self._tensors_names, mini_batches=self._mini_batches):
-                states = self._state_preprocessor(states)
-                with self.autocast():
-                    _, log_prob, _ = self.policy.act(states, taken_actions=actions)
-
-                # KL divergence estimate (approx_kl, Schulman's k3)
-                with torch.no_grad():
-                    log_ratio = log_prob - old_log_prob
-                    kl = ((log_ratio.exp() - 1) - log_ratio).mean()
-
-                # clipped surrogate objective
-                ratio = torch.exp(log_prob - old_log_prob)
-                surrogate = advantages * ratio
-                surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - self._ratio_clip, 1.0 + self._ratio_clip)
-                policy_loss = -torch.min(surrogate, surrogate_clipped).mean()
-
-                if self._entropy_loss_scale:
-                    entropy_loss = -self._entropy_loss_scale * self.policy.get_entropy().mean()
-                else:
-                    entropy_loss = torch.zeros((), device=self.device)
-
-                # value loss
-                with self.autocast():
-                    predicted_values = self.value.act(states)[0]
-                value_errors = (returns - predicted_values) ** 2
-                if self._clip_predicted_values:
-                    # PPO2's clipped value loss: the larger of the unclipped and the clipped error
-                    clipped_values = old_values + torch.clamp(predicted_values - old_values,
-                                                              -self._value_clip, self._value_clip)
-                    value_errors = torch.maximum(value_errors, (returns - clipped_values) ** 2)
-                value_loss = self._value_loss_scale * value_errors.mean()
-
-                self.optimize(self.optimizer, policy_loss + entropy_loss + value_loss)
-
-                totals += torch.stack((policy_loss.detach(), value_loss.detach(), entropy_loss.detach(), kl))
-                epoch_kl.append(kl)
+            for mb_indexes in self.memory.minibatch_indexes(self._mini_batches):
+                losses = step(mb_indexes)[0]
+                totals += losses
+                epoch_kl.append(losses[3])
                 updates += 1
 
             if self.scheduler is not None and isinstance(self.scheduler, KLAdaptiveRL):

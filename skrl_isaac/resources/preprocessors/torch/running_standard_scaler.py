@@ -65,12 +65,14 @@ class RunningStandardScaler(torch.nn.Module):
         same statistics; converting them each time is 4 kernels per call, which a GPU pays in launches.
         A change is any in-place write to ``running_mean``/``running_variance`` (``update``,
         ``load_state_dict``, a user's ``copy_``: each bumps the tensor's version counter) or a new tensor
-        (``.to(device)``, a reassigned buffer, ``.data =``). Traced or compiled code (the policy export,
-        ``torch.compile``) and inference tensors always convert.
+        (``.to(device)``, a reassigned buffer, ``.data =``). Traced, compiled or CUDA-graph-captured code (the
+        policy export, ``torch.compile``, PPO's graphed update) and inference tensors always convert: their
+        kernels must read the statistics themselves, not a cached copy that a later change replaces.
         """
         mean, variance = self.running_mean, self.running_variance
         key = None
-        if not (torch.jit.is_tracing() or _compiling() or mean.is_inference() or variance.is_inference()):
+        if not (torch.jit.is_tracing() or _compiling() or mean.is_inference() or variance.is_inference()
+                or (mean.is_cuda and torch.cuda.is_current_stream_capturing())):
             key = (dtype, self.epsilon, id(mean), mean.data_ptr(), mean._version,
                    id(variance), variance.data_ptr(), variance._version)
             if self._moments is not None and self._moments[0] == key:
