@@ -172,6 +172,7 @@ def test_ppo_with_cuda_graph_trains_like_eager_ppo(counting_task, tmp_path):
         results[graphed] = training_state(agent)
         if graphed:
             assert agent._graphed_step.captures == 2 and agent._graphed_step.replays == 6 * 9 - 2 * 3
+            assert agent._graphed_act.captures == 1 and agent._graphed_act.replays == 48 - 3
     for graphed_tensor, eager_tensor in zip(results[True], results[False]):
         assert torch.equal(graphed_tensor, eager_tensor)
 

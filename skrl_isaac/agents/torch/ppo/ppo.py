@@ -52,8 +52,9 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
     "mixed_precision": False,       # run the models' forward passes under torch.autocast in bfloat16 (CPUs
                                     # with AVX512-BF16/AMX, GPUs with bfloat16; float16 with a GradScaler on
                                     # pre-Ampere GPUs); parameters, optimizer and losses stay float32
-    "cuda_graph": True,             # on a CUDA device, replay the update's minibatch step as a CUDA graph
-                                    # (the same kernels, one launch; see cuda_graph.py). Not with mixed_precision
+    "cuda_graph": True,             # on a CUDA device, replay the rollout's policy step and the update's
+                                    # minibatch step as CUDA graphs (the same kernels, one launch each; see
+                                    # cuda_graph.py and the README). Not with mixed_precision
 
     "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
 }
@@ -152,12 +153,19 @@ class PPO(Agent):
 
         if not isinstance(cfg["cuda_graph"], bool):
             raise ValueError(f"PPO: cfg['cuda_graph'] must be True or False, got {cfg['cuda_graph']!r}")
-        # the minibatch step as a CUDA graph: on CUDA, float32 (autocast and GradScaler are not captured), with an
-        # optimizer whose step can be captured (fused Adam)
+        # the update's minibatch step and the rollout's policy step as CUDA graphs: on CUDA, in float32 (autocast
+        # and GradScaler are not captured), with an optimizer whose step can be captured (fused Adam). Whether a
+        # tensor they read was replaced is checked once per update and once per rollout (a checkpoint's load
+        # copies into the models' tensors but replaces the optimizer's state)
         self._graphed_step: CudaGraphStep | None = None
+        self._graphed_act: CudaGraphStep | None = None
         if (cfg["cuda_graph"] and self.device.type == "cuda" and not self._mixed_precision
                 and all(group.get("fused") for group in self.optimizer.param_groups)):
-            self._graphed_step = CudaGraphStep(self._minibatch_step, self._update_storage, [self.optimizer])
+            self._graphed_step = CudaGraphStep(self._minibatch_step, self._update_storage, [self.optimizer],
+                                               check_every_call=False)
+            self._graphed_act = CudaGraphStep(self._policy_act,
+                                              lambda: tensor_fingerprint(self.policy, self._state_preprocessor),
+                                              check_every_call=False)
 
     def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
         """Create the memory's tensors and the experiment directory/writer."""
@@ -180,10 +188,16 @@ class PPO(Agent):
         """Sample actions from the policy (uniformly at random during ``random_timesteps``)."""
         if timestep < self._random_timesteps:
             return self.policy.random_act(self._state_preprocessor(states))
-        with self.autocast():
-            actions, log_prob, outputs = self.policy.act(self._state_preprocessor(states))
+        if self._graphed_act is not None and self._rollout % self._rollouts == 0:
+            self._graphed_act.check_storage()
+        actions, log_prob, outputs = (self._graphed_act or self._policy_act)(states)
         self._current_log_prob = log_prob
         return actions, log_prob, outputs
+
+    def _policy_act(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The policy's actions, their log-probabilities and its outputs for the raw ``states``."""
+        with self.autocast():
+            return self.policy.act(self._state_preprocessor(states))
 
     def record_transition(self, states: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
                           next_states: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
@@ -301,6 +315,8 @@ class PPO(Agent):
 
         # learning epochs over random minibatches, everything on the device
         step = self._graphed_step or self._minibatch_step
+        if self._graphed_step is not None:
+            self._graphed_step.check_storage()
         totals = torch.zeros(4, device=self.device)  # policy loss, value loss, entropy loss, kl
         updates = 0
         for epoch in range(self._learning_epochs):
