@@ -50,6 +50,7 @@ class CudaGraphStep:
                          libraries and allocated optimizer state; PyTorch's docs use 3)
     :param check_every_call: compare ``storage()`` on every call (~50-100 us of host time for an MLP and
                              its optimizer); with False the caller calls :meth:`check_storage` itself
+    :param name: what the step is, for the warning when it cannot be captured (e.g. ``"PPO update step"``)
 
     The returned tensors are copies (the graph's own outputs are overwritten by the next replay).
     :attr:`captures` and :attr:`replays` count what happened; :attr:`enabled` turns False for good
@@ -57,7 +58,7 @@ class CudaGraphStep:
     """
 
     def __init__(self, step: StepFn, storage: Callable[[], tuple], optimizers: Sequence[torch.optim.Optimizer] = (),
-                 warmup_calls: int = 3, check_every_call: bool = True) -> None:
+                 warmup_calls: int = 3, check_every_call: bool = True, name: str = "step") -> None:
         if warmup_calls < 1:
             raise ValueError(f"warmup_calls must be >= 1 (capture needs warmed-up state), got {warmup_calls}")
         self.step = step
@@ -65,6 +66,7 @@ class CudaGraphStep:
         self.optimizers = list(optimizers)
         self.warmup_calls = int(warmup_calls)
         self.check_every_call = check_every_call
+        self.name = name
         self.enabled = True
         self.captures = 0
         self.replays = 0
@@ -132,9 +134,9 @@ class CudaGraphStep:
     def _disable(self, reason: str) -> None:
         self.enabled = False
         self.reset()
-        logger.warning(f"CUDA graph of the update step: {reason}; running the step eagerly from now on. A step "
-                       "captured in a graph must not read values back to the host (.item(), .tolist(), "
-                       "data-dependent shapes); set the agent's cfg['cuda_graph'] = False to skip the attempt")
+        logger.warning(f"CUDA graph of the {self.name}: {reason}; running it eagerly from now on. A step captured in "
+                       "a graph must not read values back to the host (.item(), .tolist(), data-dependent shapes); "
+                       "set the agent's cfg['cuda_graph'] = False to skip the attempt")
 
     def _capture(self, shapes: tuple, inputs: Sequence[torch.Tensor]):
         static_inputs = [t.clone() for t in inputs]

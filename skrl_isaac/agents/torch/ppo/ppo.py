@@ -162,10 +162,10 @@ class PPO(Agent):
         if (cfg["cuda_graph"] and self.device.type == "cuda" and not self._mixed_precision
                 and all(group.get("fused") for group in self.optimizer.param_groups)):
             self._graphed_step = CudaGraphStep(self._minibatch_step, self._update_storage, [self.optimizer],
-                                               check_every_call=False)
+                                               check_every_call=False, name="PPO update step")
             self._graphed_act = CudaGraphStep(self._policy_act,
                                               lambda: tensor_fingerprint(self.policy, self._state_preprocessor),
-                                              check_every_call=False)
+                                              check_every_call=False, name="PPO policy step")
 
     def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
         """Create the memory's tensors and the experiment directory/writer."""
