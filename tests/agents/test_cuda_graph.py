@@ -8,7 +8,9 @@ device: the fingerprint that decides re-capture, and the configuration.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import warnings
 
 import pytest
 import torch
@@ -92,6 +94,148 @@ def test_cuda_graph_config_is_checked_and_ignored_off_cuda(counting_task, tmp_pa
 def test_warmup_calls_must_be_positive():
     with pytest.raises(ValueError, match="warmup_calls"):
         CudaGraphStep(lambda: (), tuple, warmup_calls=0)
+
+
+# -- the bookkeeping, on any device: torch.cuda's stream and graph API replaced by a stand-in ------
+class FakeGraph:
+    """Stands in for ``torch.cuda.CUDAGraph``: a step registers, while capturing, how to recompute its
+    outputs in place (what a real graph's kernels do on replay); ``replay`` runs that."""
+
+    capturing: "FakeGraph | None" = None
+
+    def __init__(self):
+        self.work = []
+
+    def replay(self):
+        for work in self.work:
+            work()
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    class Stream:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def wait_stream(self, other):
+            pass
+
+    @contextlib.contextmanager
+    def graph(g, stream=None, capture_error_mode="global"):
+        FakeGraph.capturing = g
+        try:
+            yield
+        finally:
+            FakeGraph.capturing = None
+
+    mode = {"value": 0}
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    monkeypatch.setattr(torch.cuda, "get_sync_debug_mode", lambda: mode["value"])
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", lambda value: mode.update(value=value))
+    return mode
+
+
+def doubling_step(calls: list, sync_at: int | None = None, fail_capture: bool = False):
+    """``x -> (2 x,)``; counts its eager runs, can warn as torch's sync debug mode does, can fail to capture."""
+
+    def step(x):
+        if FakeGraph.capturing is not None:
+            if fail_capture:
+                raise RuntimeError("operation not permitted when stream is capturing")
+            out = torch.empty_like(x)
+            FakeGraph.capturing.work.append(lambda: torch.mul(x, 2, out=out))
+            return (out,)
+        calls.append(x.clone())
+        if sync_at is not None and len(calls) == sync_at:
+            warnings.warn("called a synchronizing CUDA operation")
+        return (x * 2,)
+
+    return step
+
+
+def test_warm_up_then_one_capture_per_shape_then_replays(fake_cuda):
+    calls, storage = [], {"fingerprint": 0}
+    runner = CudaGraphStep(doubling_step(calls), lambda: storage["fingerprint"], warmup_calls=3)
+    for i in range(8):
+        x = torch.full((4,), float(i))
+        out = runner(x)[0]
+        assert torch.equal(out, 2 * x)  # the replay saw this call's input
+    assert len(calls) == 3 and runner.captures == 1 and runner.replays == 5
+    assert out.data_ptr() != runner._graphs[next(iter(runner._graphs))][2][0].data_ptr()  # a copy, not the graph's
+    runner(torch.ones(5))  # another shape: its own warm-up
+    with torch.no_grad():  # another grad mode too
+        runner(torch.ones(4))
+    assert len(calls) == 5 and runner.captures == 1
+    # a replaced tensor: the graphs go, the step warms up and is captured again
+    storage["fingerprint"] = 1
+    for i in range(4):
+        assert torch.equal(runner(torch.full((4,), 7.0))[0], torch.full((4,), 14.0))
+    assert len(calls) == 8 and runner.captures == 2 and runner.replays == 6
+
+
+def test_the_storage_a_warm_up_creates_does_not_restart_warm_up(fake_cuda):
+    calls = []
+    runner = CudaGraphStep(doubling_step(calls), lambda: len(calls) > 0, warmup_calls=3)  # e.g. Adam's state
+    for _ in range(5):
+        runner(torch.ones(3))
+    assert len(calls) == 3 and runner.captures == 1 and runner.replays == 2
+
+
+def test_only_the_caller_checks_storage_when_asked_to(fake_cuda):
+    calls, storage = [], {"fingerprint": 0}
+    runner = CudaGraphStep(doubling_step(calls), lambda: storage["fingerprint"], warmup_calls=1,
+                           check_every_call=False)
+    runner.check_storage()
+    runner(torch.ones(2)), runner(torch.ones(2))
+    storage["fingerprint"] = 1
+    runner(torch.ones(2))  # not seen yet
+    assert runner.captures == 1 and runner.replays == 2
+    runner.check_storage()
+    runner(torch.ones(2)), runner(torch.ones(2))
+    assert runner.captures == 2 and len(calls) == 2
+
+
+@pytest.mark.parametrize("warmup_calls", [1, 3])
+def test_a_step_that_syncs_in_its_last_warm_up_is_never_captured(fake_cuda, caplog, warmup_calls):
+    calls = []
+    runner = CudaGraphStep(doubling_step(calls, sync_at=warmup_calls), tuple, warmup_calls=warmup_calls,
+                           name="PPO policy step")
+    with caplog.at_level("WARNING", logger="skrl_isaac"):
+        for _ in range(warmup_calls + 2):
+            assert torch.equal(runner(torch.ones(2))[0], torch.full((2,), 2.0))
+    assert not runner.enabled and runner.captures == 0 and len(calls) == warmup_calls + 2
+    assert "CUDA graph of the PPO policy step: the step synchronizes with the host" in caplog.text
+    assert fake_cuda["value"] == 0  # the sync debug mode is back
+
+
+def test_a_failed_capture_runs_the_step_eagerly(fake_cuda, caplog):
+    calls = []
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    runner = CudaGraphStep(doubling_step(calls, fail_capture=True), tuple, [optimizer], warmup_calls=1)
+    with caplog.at_level("WARNING", logger="skrl_isaac"):
+        outputs = [runner(torch.ones(2))[0] for _ in range(3)]
+    assert all(torch.equal(out, torch.full((2,), 2.0)) for out in outputs) and len(calls) == 3
+    assert not runner.enabled and "capturing raised RuntimeError" in caplog.text
+    assert optimizer.param_groups[0]["capturable"] is False  # restored
+
+
+def test_optimizers_are_capturable_only_while_capturing(fake_cuda):
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    seen = []
+
+    def step(x):
+        seen.append((FakeGraph.capturing is not None, optimizer.param_groups[0]["capturable"]))
+        return doubling_step([])(x)
+
+    runner = CudaGraphStep(step, tuple, [optimizer], warmup_calls=2)
+    for _ in range(3):
+        runner(torch.ones(1))
+    assert seen == [(False, False), (False, False), (True, True)]
+    assert optimizer.param_groups[0]["capturable"] is False
 
 
 # -- CUDA -----------------------------------------------------------------------------------------
