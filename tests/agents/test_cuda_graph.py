@@ -157,13 +157,15 @@ def doubling_step(calls: list, sync_at: int | None = None, fail_capture: bool = 
     return step
 
 
-def test_warm_up_then_one_capture_per_shape_then_replays(fake_cuda):
+def test_warm_up_then_one_capture_per_shape_then_replays(fake_cuda, caplog):
     calls, storage = [], {"fingerprint": 0}
-    runner = CudaGraphStep(doubling_step(calls), lambda: storage["fingerprint"], warmup_calls=3)
-    for i in range(8):
-        x = torch.full((4,), float(i))
-        out = runner(x)[0]
-        assert torch.equal(out, 2 * x)  # the replay saw this call's input
+    runner = CudaGraphStep(doubling_step(calls), lambda: storage["fingerprint"], warmup_calls=3, name="toy step")
+    with caplog.at_level("INFO", logger="skrl_isaac"):
+        for i in range(8):
+            x = torch.full((4,), float(i))
+            out = runner(x)[0]
+            assert torch.equal(out, 2 * x)  # the replay saw this call's input
+    assert caplog.text.count("toy step: captured as a CUDA graph (inputs 4), replayed from now on") == 1
     assert len(calls) == 3 and runner.captures == 1 and runner.replays == 5
     assert out.data_ptr() != runner._graphs[next(iter(runner._graphs))][2][0].data_ptr()  # a copy, not the graph's
     runner(torch.ones(5))  # another shape: its own warm-up

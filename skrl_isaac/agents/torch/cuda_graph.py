@@ -155,6 +155,8 @@ class CudaGraphStep:
                           "not a tuple of tensors")
             return None
         self.captures += 1
+        sizes = ", ".join("x".join(map(str, t.shape)) or "scalar" for t in static_inputs)
+        logger.info(f"{self.name}: captured as a CUDA graph (inputs {sizes}), replayed from now on")
         torch.cuda.current_stream(static_inputs[0].device if static_inputs else None).wait_stream(self._side_stream)
         entry = (graph, static_inputs, outputs)
         self._graphs[shapes] = entry
