@@ -86,7 +86,7 @@ class OursLoop:
         cfg["agent"]["experiment"].update(directory=self._tmp.name, write_interval=write_interval,
                                           checkpoint_interval=checkpoint_interval)
         cfg["agent"]["mixed_precision"] = mixed_precision
-        if "rollouts" in cfg["agent"]:  # PPO: its update as a CUDA graph on a CUDA device (off: eager, as before)
+        if "rollouts" in cfg["agent"]:  # PPO: its policy and update steps as CUDA graphs on a GPU (off: eager)
             cfg["agent"]["cuda_graph"] = cuda_graph
         cfg.setdefault("memory", {}).update(export=export_csv, export_format=export_format, export_directory="")
         self.env = wrap_env(make_task(task, num_envs, device, seed), verbose=False)

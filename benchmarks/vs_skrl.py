@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--mixed-precision", action="store_true",
                         help="every loop with mixed_precision=True (bfloat16 autocast on both sides; not the P2 set-up)")
     parser.add_argument("--with-eager", action="store_true",
-                        help="also run our loop with its PPO update eager (cfg['cuda_graph'] False; the same on a CPU) "
+                        help="also run our loop without CUDA graphs (cfg['cuda_graph'] False; the same loop on a CPU) "
                              "and print ours / ours-eager")
     args = parser.parse_args()
     if args.task != "Ant" and "skrl+gym" not in args.skip:

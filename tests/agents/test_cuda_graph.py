@@ -158,8 +158,9 @@ def doubling_step(calls: list, sync_at: int | None = None, fail_capture: bool = 
 
 
 def test_warm_up_then_one_capture_per_shape_then_replays(fake_cuda, caplog):
-    calls, storage = [], {"fingerprint": 0}
-    runner = CudaGraphStep(doubling_step(calls), lambda: storage["fingerprint"], warmup_calls=3, name="toy step")
+    calls, storage, mode = [], {"fingerprint": 0}, {"training": True}
+    runner = CudaGraphStep(doubling_step(calls), lambda: storage["fingerprint"], warmup_calls=3, name="toy step",
+                           variant=lambda: mode["training"])
     with caplog.at_level("INFO", logger="skrl_isaac"):
         for i in range(8):
             x = torch.full((4,), float(i))
@@ -172,11 +173,15 @@ def test_warm_up_then_one_capture_per_shape_then_replays(fake_cuda, caplog):
     with torch.no_grad():  # another grad mode too
         runner(torch.ones(4))
     assert len(calls) == 5 and runner.captures == 1
+    mode["training"] = False  # and another variant (e.g. the models in eval mode)
+    runner(torch.ones(4))
+    assert len(calls) == 6 and runner.captures == 1
+    mode["training"] = True
     # a replaced tensor: the graphs go, the step warms up and is captured again
     storage["fingerprint"] = 1
     for i in range(4):
         assert torch.equal(runner(torch.full((4,), 7.0))[0], torch.full((4,), 14.0))
-    assert len(calls) == 8 and runner.captures == 2 and runner.replays == 6
+    assert len(calls) == 9 and runner.captures == 2 and runner.replays == 6
 
 
 def test_the_storage_a_warm_up_creates_does_not_restart_warm_up(fake_cuda):

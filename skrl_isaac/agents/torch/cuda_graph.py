@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import warnings
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Hashable, Iterator, Sequence
 
 import torch
 
@@ -51,6 +51,8 @@ class CudaGraphStep:
     :param check_every_call: compare ``storage()`` on every call (~50-100 us of host time for an MLP and
                              its optimizer); with False the caller calls :meth:`check_storage` itself
     :param name: what the step is, for the warning when it cannot be captured (e.g. ``"PPO update step"``)
+    :param variant: what else makes the step run other kernels, each value getting its own graph (e.g. the
+                    models' train/eval modes: dropout); the grad mode and the inputs' shapes always do
 
     The returned tensors are copies (the graph's own outputs are overwritten by the next replay).
     :attr:`captures` and :attr:`replays` count what happened; :attr:`enabled` turns False for good
@@ -58,7 +60,8 @@ class CudaGraphStep:
     """
 
     def __init__(self, step: StepFn, storage: Callable[[], tuple], optimizers: Sequence[torch.optim.Optimizer] = (),
-                 warmup_calls: int = 3, check_every_call: bool = True, name: str = "step") -> None:
+                 warmup_calls: int = 3, check_every_call: bool = True, name: str = "step",
+                 variant: Callable[[], Hashable] | None = None) -> None:
         if warmup_calls < 1:
             raise ValueError(f"warmup_calls must be >= 1 (capture needs warmed-up state), got {warmup_calls}")
         self.step = step
@@ -67,6 +70,7 @@ class CudaGraphStep:
         self.warmup_calls = int(warmup_calls)
         self.check_every_call = check_every_call
         self.name = name
+        self.variant = variant
         self.enabled = True
         self.captures = 0
         self.replays = 0
@@ -93,7 +97,8 @@ class CudaGraphStep:
             return self.step(*inputs)
         if self.check_every_call:
             self.check_storage()
-        shapes = (torch.is_grad_enabled(),) + tuple((tuple(t.shape), t.dtype, t.device) for t in inputs)
+        shapes = (torch.is_grad_enabled(), self.variant() if self.variant is not None else None) \
+            + tuple((tuple(t.shape), t.dtype, t.device) for t in inputs)
         entry = self._graphs.get(shapes)
         if entry is None:
             calls = self._warm.get(shapes, 0)

@@ -161,11 +161,12 @@ class PPO(Agent):
         self._graphed_act: CudaGraphStep | None = None
         if (cfg["cuda_graph"] and self.device.type == "cuda" and not self._mixed_precision
                 and all(group.get("fused") for group in self.optimizer.param_groups)):
+            modes = lambda: (self.policy.training, self.value.training)  # noqa: E731 - train/eval: one graph each
             self._graphed_step = CudaGraphStep(self._minibatch_step, self._update_storage, [self.optimizer],
-                                               check_every_call=False, name="PPO update step")
+                                               check_every_call=False, name="PPO update step", variant=modes)
             self._graphed_act = CudaGraphStep(self._policy_act,
                                               lambda: tensor_fingerprint(self.policy, self._state_preprocessor),
-                                              check_every_call=False, name="PPO policy step")
+                                              check_every_call=False, name="PPO policy step", variant=modes)
 
     def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
         """Create the memory's tensors and the experiment directory/writer."""

@@ -66,7 +66,7 @@ class RunningStandardScaler(torch.nn.Module):
         A change is any in-place write to ``running_mean``/``running_variance`` (``update``,
         ``load_state_dict``, a user's ``copy_``: each bumps the tensor's version counter) or a new tensor
         (``.to(device)``, a reassigned buffer, ``.data =``). Traced, compiled or CUDA-graph-captured code (the
-        policy export, ``torch.compile``, PPO's graphed update) and inference tensors always convert: their
+        policy export, ``torch.compile``, PPO's CUDA graphs) and inference tensors always convert: their
         kernels must read the statistics themselves, not a cached copy that a later change replaces.
         """
         mean, variance = self.running_mean, self.running_variance
