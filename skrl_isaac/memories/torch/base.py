@@ -176,7 +176,7 @@ class Memory:
         if mini_batches == 1 and not shuffle:
             self._check_mini_batches(mini_batches)
             return [[self._views[n][:len(self) * self.num_envs] for n in names]]
-        return [[self._views[n][idx] for n in names] for idx in self.minibatch_indexes(mini_batches, shuffle)]
+        return [self.sample_by_index(names, idx)[0] for idx in self.minibatch_indexes(mini_batches, shuffle)]
 
     def minibatch_indexes(self, mini_batches: int = 1, shuffle: bool = True) -> list[torch.Tensor]:
         """The flattened rows of all stored transitions, shuffled (or in order) and split into ``mini_batches``
