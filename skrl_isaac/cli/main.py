@@ -1,6 +1,7 @@
 """``skrl-isaac``: the package's command-line tools.
 
     skrl-isaac memory inspect <file> [--env N] [--rows K]   summarize a memory dump (.pt / .npz / .csv)
+    skrl-isaac memory convert <path>... --to {pt,np,csv}    convert dumps (e.g. np exports to csv after a run)
     skrl-isaac train task=Ant ...                           same as python train_isaac.py task=Ant ...
 """
 
@@ -14,7 +15,7 @@ USAGE = __doc__.split("\n\n", 1)[1]
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["memory"]:
-        from skrl_isaac.memories.inspection import main as memory_main
+        from skrl_isaac.memories.cli import main as memory_main
 
         return memory_main(argv[1:])
     if argv[:1] == ["train"]:

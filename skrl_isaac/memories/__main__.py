@@ -1,8 +1,8 @@
-"""``python -m skrl_isaac.memories inspect <file> [--env N] [--rows K]``: look at a memory dump."""
+"""``python -m skrl_isaac.memories {inspect,convert} ...``: the memory-dump tools (:mod:`skrl_isaac.memories.cli`)."""
 
 import sys
 
-from skrl_isaac.memories.inspection import main
+from skrl_isaac.memories.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

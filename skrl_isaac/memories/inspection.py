@@ -7,14 +7,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import numpy as np
 import pandas as pd
 
-from skrl_isaac.memories.torch.export import DumpError, dump_format, load_dump
+from skrl_isaac.memories.torch.export import dump_format, load_dump
 
 _FORMAT_NAMES = {"pt": "PyTorch", "np": "NumPy .npz", "csv": "CSV"}
 
@@ -94,28 +92,3 @@ def _fmt(x: float) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m skrl_isaac.memories inspect <file> [--env N] [--rows K]``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m skrl_isaac.memories",
-                                     description="Tools for memory dumps written by skrl_isaac memories.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("inspect", help="summarize a .pt / .npz / .csv memory dump",
-                       description="Summarize a memory dump: tensors, shapes, per-column min/mean/max and "
-                                   "NaN counts; --env lists the rows of one environment.")
-    p.add_argument("file", help="a .pt, .npz or .csv file written by a memory export or Memory.save")
-    p.add_argument("--env", type=int, default=None, metavar="N", help="list every step of environment N")
-    p.add_argument("--rows", type=int, default=None, metavar="K", help="list at most K rows")
-    args = parser.parse_args(argv)
-    try:
-        report = inspect_dump(args.file, env=args.env, rows=args.rows)
-    except (DumpError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        sys.stdout.write(report)
-        sys.stdout.flush()
-    except BrokenPipeError:  # e.g. piped into `head`
-        pass
-    return 0

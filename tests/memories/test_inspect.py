@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from conftest import python_env
-from skrl_isaac.memories.inspection import inspect_dump, main
+from skrl_isaac.memories.cli import main
+from skrl_isaac.memories.inspection import inspect_dump
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.memories.torch.export import DumpError, load_dump
 
