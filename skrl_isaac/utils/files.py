@@ -7,10 +7,42 @@ import tempfile
 from typing import Any, Callable
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the OS tells it (Linux >= 4.7)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK_AT_IMPORT
+
+
+def _umask_at_import() -> int:
+    mask = os.umask(0o022)  # the only way to read it elsewhere: set and restore (at import, single-threaded)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _umask_at_import()
+
+
+def new_file_mode(path: str | os.PathLike) -> int:
+    """The permission bits a file written to ``path`` should get: those of the file it replaces, else
+    what ``open()`` would give a new file (``0o666`` less the umask, e.g. ``0o644``)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Write ``path`` atomically: ``write(file)`` fills a temp file that then replaces ``path``.
 
     A crash at any moment leaves either the old file or the complete new one, never half a file.
+    The file gets the permissions of the one it replaces, else those of a plain ``open()``
+    (:func:`new_file_mode`; a bare temp file would be readable by its owner only).
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -21,6 +53,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), new_file_mode(path))
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
