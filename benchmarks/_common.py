@@ -46,16 +46,18 @@ def load_train_cfg(name: str = "AntPPO") -> dict:
     return OmegaConf.to_container(OmegaConf.load(os.path.join(TRAIN_CFG_DIR, f"{name}.yaml")))
 
 
-def make_task(task: str, num_envs: int, device: str, seed: int = 0) -> Any:
+def make_task(task: str, num_envs: int, device: str, seed: int = 0, sim_threads: int = 0) -> Any:
     """A task of the embedded suite by name, or ``"DeviceTask"``: the simulator stand-in on the torch
-    device (``benchmarks/device_task.py``), for agent overhead on a GPU."""
+    device (``benchmarks/device_task.py``), for agent overhead on a GPU. ``sim_threads > 0`` sets
+    MuJoCo's Batch threads (``sim.mujoco.nthread``; 0: the task config's, all cores)."""
     if task == "DeviceTask":
         from device_task import DeviceTask
 
         return DeviceTask(num_envs, device, seed=seed)
     from skrl_isaac.envs.torch import load_embedded_env
 
-    return load_embedded_env(task, num_envs=num_envs, device=device, seed=seed)
+    cfg = {"sim": {"mujoco": {"nthread": int(sim_threads)}}} if sim_threads > 0 else None
+    return load_embedded_env(task, num_envs=num_envs, device=device, seed=seed, cfg=cfg)
 
 
 class OursLoop:
@@ -75,7 +77,7 @@ class OursLoop:
     def __init__(self, num_envs: int, device: str = "cpu", train: str = "AntPPO", write_interval: int = 250,
                  checkpoint_interval: int = 0, export_csv: bool = False, seed: int = 0,
                  export_format: str = "csv", steady: bool = False, mixed_precision: bool = False,
-                 task: str = "Ant", cuda_graph: bool = True) -> None:
+                 task: str = "Ant", cuda_graph: bool = True, sim_threads: int = 0) -> None:
         from skrl_isaac.cli.builders import build_agent
         from skrl_isaac.envs.torch import wrap_env
         from skrl_isaac.trainers.torch import SequentialTrainer
@@ -89,7 +91,7 @@ class OursLoop:
         if "rollouts" in cfg["agent"]:  # PPO: its policy and update steps as CUDA graphs on a GPU (off: eager)
             cfg["agent"]["cuda_graph"] = cuda_graph
         cfg.setdefault("memory", {}).update(export=export_csv, export_format=export_format, export_directory="")
-        self.env = wrap_env(make_task(task, num_envs, device, seed), verbose=False)
+        self.env = wrap_env(make_task(task, num_envs, device, seed, sim_threads), verbose=False)
         self.num_envs = num_envs
         self.agent = build_agent(cfg, self.env, torch.device(device), task)
         self.trainer = SequentialTrainer(env=self.env, agents=self.agent, cfg={

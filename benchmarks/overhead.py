@@ -24,7 +24,9 @@ memory (the ``on`` loop's memory after warm-up), interleaved, best of ``--csv-re
 alone); ``--thread-csv`` adds ``on/thread`` (``on`` with the csv text formatted on the export
 writer's thread instead of its low-priority child process); ``--export-format np|pt`` makes ``on``
 export that format instead of csv; ``--phases`` prints each loop's ms per iteration in ``act``,
-``env.step``, ``record`` and ``update`` beside the difference to ``off`` (where a cost lands).
+``env.step``, ``record`` and ``update`` beside the difference to ``off`` (where a cost lands);
+``--torch-threads 1 --sim-threads 1`` leaves one of two cores spare (MuJoCo and torch on one thread
+each), as on a machine with cores to spare.
 
     python benchmarks/overhead.py [--num-envs 256] [--iterations 32] [--rounds 6] [--torch-threads 0]
 """
@@ -70,6 +72,10 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="torch.set_num_threads for the whole process (<= 0: torch's default, all cores)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sim-threads", type=int, default=0,
+                        help="MuJoCo's Batch threads of both loops (0: the task config's, all cores). With "
+                             "--torch-threads 1 --sim-threads 1 on a 2-core machine the loops leave one core "
+                             "spare, as a machine with cores to spare would")
     parser.add_argument("--close-rounds", action="store_true",
                         help="end every round with agent.close() (a new TensorBoard event file per round) instead "
                              "of only waiting for the round's pending exports")
@@ -92,10 +98,11 @@ def main() -> None:
 
     print(f"machine: {machine_line()}")
     print(f"{args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, {args.rounds} rounds, "
-          f"device {args.device}, export format of 'on': {args.export_format}")
+          f"device {args.device}, export format of 'on': {args.export_format}, "
+          f"MuJoCo threads: {args.sim_threads or 'all cores'}")
 
     def loop(**kwargs) -> OursLoop:
-        return OursLoop(args.num_envs, args.device, steady=not args.close_rounds, **kwargs)
+        return OursLoop(args.num_envs, args.device, steady=not args.close_rounds, sim_threads=args.sim_threads, **kwargs)
 
     on = loop(write_interval=250, checkpoint_interval=1000, export_csv=True, export_format=args.export_format)
     off = loop(write_interval=0, checkpoint_interval=0, export_csv=False)

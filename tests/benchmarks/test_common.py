@@ -90,3 +90,15 @@ def test_phase_times_of_an_off_policy_loop():
         assert loop.timestep == learning_starts + 3
     finally:
         loop.close()
+
+
+def test_ours_loop_sets_mujocos_threads():
+    loops = [OursLoop(4, write_interval=0, steady=True, sim_threads=n) for n in (1, 0)]
+    try:
+        assert loops[0].env.env.nthread == 1
+        assert loops[1].env.env.nthread == max(os.cpu_count() or 1, 1)  # the task config's 0: all cores
+        loops[0].run(1)
+        assert loops[0].timestep == loops[0].rollouts
+    finally:
+        for loop in loops:
+            loop.close()
