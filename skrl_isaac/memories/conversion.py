@@ -8,7 +8,7 @@ A converted file is what the export would have written in that format: the csv t
 same writer as a live ``export_format="csv"`` export, so converting ``np`` dumps gives the live csv
 files byte for byte (under the converted name). Formatting csv text is the one costly part of an
 export (a 4096-row PPO dump: ~16 ms as csv, ~3 ms as ``np`` on a 2-core machine), so a run on a
-machine without a spare core can export ``np`` and convert afterwards.
+machine with few cores can export ``np`` and convert afterwards.
 
 From csv, dtypes are what pandas infers (int64 / float64: booleans become 0/1 integers); the values
 are exact. From ``pt``, bfloat16 tensors are widened to float32 (exactly) for ``np`` and ``csv``.
