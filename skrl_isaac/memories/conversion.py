@@ -58,7 +58,11 @@ def plan_conversions(paths: Sequence[str | os.PathLike], to: str, output: str | 
     sources: list[str] = []
     for path in map(os.fspath, paths):
         if os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if _is_dump_name(n) and os.path.isfile(os.path.join(path, n)))
+            try:
+                names = sorted(n for n in os.listdir(path) if _is_dump_name(n) and os.path.isfile(os.path.join(path, n)))
+            except OSError as exc:
+                problems.append(f"{path!r} cannot be listed ({exc.strerror or exc})")
+                continue
             found = [os.path.join(path, n) for n in names if FORMAT_OF_EXTENSION[os.path.splitext(n)[1].lower()] != to]
             if not found:
                 problems.append(f"{path!r} holds no .pt / .npz / .csv dump that is not {to!r} already")

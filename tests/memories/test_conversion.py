@@ -196,3 +196,18 @@ def test_the_command_line_entry_points(tmp_path):
     done = subprocess.run([sys.executable, "-m", "skrl_isaac.memories", "convert", str(tmp_path / "run"),
                            "--to", "csv"], capture_output=True, text=True, env=python_env(ROOT), timeout=120)
     assert done.returncode == 2 and "would both be converted to" in done.stderr
+
+
+def test_a_folder_that_cannot_be_listed_is_one_of_the_problems(tmp_path, monkeypatch):
+    [npz] = exported_run(str(tmp_path / "run"), "np", cycles=1)
+    (tmp_path / "locked").mkdir()
+    real_listdir = os.listdir
+
+    def listdir(path):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with pytest.raises(ValueError, match=r"locked' cannot be listed \(Permission denied\)"):
+        plan_conversions([npz, tmp_path / "locked"], "csv")
