@@ -8,24 +8,24 @@ from typing import Any, Callable
 
 
 def _umask() -> int:
-    """The process's umask, read without changing it where the OS tells it (Linux >= 4.7)."""
+    """The process's umask: read from ``/proc/self/status`` where the OS tells it (Linux >= 4.7), else
+    set and restored once (the only way to read it there) and remembered."""
+    global _UMASK
     try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+        with open(_PROC_STATUS, encoding="ascii", errors="replace") as f:
             for line in f:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    return _UMASK_AT_IMPORT
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
 
 
-def _umask_at_import() -> int:
-    mask = os.umask(0o022)  # the only way to read it elsewhere: set and restore (at import, single-threaded)
-    os.umask(mask)
-    return mask
-
-
-_UMASK_AT_IMPORT = _umask_at_import()
+_PROC_STATUS = "/proc/self/status"
+_UMASK: int | None = None  # the umask where /proc does not tell it (read once)
 
 
 def new_file_mode(path: str | os.PathLike) -> int:

@@ -33,6 +33,15 @@ def test_the_umask_is_read_without_changing_it(umask_027):
     assert os.umask(0o027) == 0o027  # still set
 
 
+def test_without_proc_the_umask_is_read_once_and_kept(umask_027, monkeypatch, tmp_path):
+    monkeypatch.setattr(files, "_PROC_STATUS", str(tmp_path / "no_proc_here"))
+    monkeypatch.setattr(files, "_UMASK", None)
+    assert files._umask() == 0o027 and files._UMASK == 0o027
+    assert os.umask(0o027) == 0o027  # restored
+    atomic_write(tmp_path / "a.bin", lambda f: f.write(b"x"))
+    assert mode(tmp_path / "a.bin") == 0o640
+
+
 def test_a_new_file_gets_the_permissions_of_a_plain_open(tmp_path, umask_027):
     atomic_write(tmp_path / "a.bin", lambda f: f.write(b"x"))
     with open(tmp_path / "plain.bin", "wb") as f:
