@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from skrl_isaac.memories.torch.export import (EXTENSIONS, FORMAT_OF_EXTENSION, check_exportable, check_format,
-                                              read_dump, write_dump)
+                                              dump_format, read_dump, write_dump)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def plan_conversions(paths: Sequence[str | os.PathLike], to: str, output: str | 
             except OSError as exc:
                 problems.append(f"{path!r} cannot be listed ({exc.strerror or exc})")
                 continue
-            found = [os.path.join(path, n) for n in names if FORMAT_OF_EXTENSION[os.path.splitext(n)[1].lower()] != to]
+            found = [os.path.join(path, n) for n in names if dump_format(n) != to]
             if not found:
                 problems.append(f"{path!r} holds no .pt / .npz / .csv dump that is not {to!r} already")
             sources += found
@@ -71,7 +71,7 @@ def plan_conversions(paths: Sequence[str | os.PathLike], to: str, output: str | 
             problems.append(f"{path!r} does not exist")
         elif not _is_dump_name(os.path.basename(path)):
             problems.append(f"{path!r} is not a memory dump: expected a .pt, .npz or .csv file (or a folder of them)")
-        elif FORMAT_OF_EXTENSION[os.path.splitext(path)[1].lower()] == to:
+        elif dump_format(path) == to:
             problems.append(f"{path!r} is in format {to!r} already")
         else:
             sources.append(path)
