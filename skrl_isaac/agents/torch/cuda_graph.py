@@ -148,7 +148,7 @@ class CudaGraphStep:
         graph = torch.cuda.CUDAGraph()
         try:
             # capture synchronizes the device once (by design, not per step): exempt from sync debugging
-            with _sync_debug_off(), _capturable(self.optimizers), \
+            with _sync_debug_mode(0), _capturable(self.optimizers), \
                     torch.cuda.graph(graph, stream=self._side_stream, capture_error_mode="thread_local"):
                 outputs = self.step(*static_inputs)
         except Exception as error:  # noqa: BLE001 - any capture failure falls back to eager steps
@@ -191,15 +191,11 @@ _SYNC_WARNING = "called a synchronizing CUDA operation"  # torch's sync debug mo
 def _host_syncs() -> Iterator[list[str]]:
     """Collect the host synchronizations torch's sync debug mode reports in this block (as warnings, so
     the block runs to its end); yields the list of their messages."""
-    mode = torch.cuda.get_sync_debug_mode()
     found: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
+        with _sync_debug_mode("warn"):
             yield found
-        finally:
-            torch.cuda.set_sync_debug_mode(mode)
     found += [str(w.message) for w in caught if _SYNC_WARNING in str(w.message)]
     for w in caught:  # the other warnings go on as usual
         if _SYNC_WARNING not in str(w.message):
@@ -207,13 +203,14 @@ def _host_syncs() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _sync_debug_off() -> Iterator[None]:
-    mode = torch.cuda.get_sync_debug_mode()
-    torch.cuda.set_sync_debug_mode(0)
+def _sync_debug_mode(mode: int | str) -> Iterator[None]:
+    """torch's CUDA sync debug mode set to ``mode`` in this block (0: off, ``"warn"``), then restored."""
+    saved = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode(mode)
     try:
         yield
     finally:
-        torch.cuda.set_sync_debug_mode(mode)
+        torch.cuda.set_sync_debug_mode(saved)
 
 
 def tensor_fingerprint(*groups: object) -> tuple:
