@@ -275,13 +275,13 @@ class PPO(Agent):
         with self.autocast():
             _, log_prob, _ = self.policy.act(states, taken_actions=actions)
 
-        # KL divergence estimate (approx_kl, Schulman's k3)
+        # importance ratio, and the KL divergence estimate from it (approx_kl, Schulman's k3)
+        log_ratio = log_prob - old_log_prob
+        ratio = torch.exp(log_ratio)
         with torch.no_grad():
-            log_ratio = log_prob - old_log_prob
-            kl = ((log_ratio.exp() - 1) - log_ratio).mean()
+            kl = ((ratio - 1) - log_ratio).mean()
 
         # clipped surrogate objective
-        ratio = torch.exp(log_prob - old_log_prob)
         surrogate = advantages * ratio
         surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - self._ratio_clip, 1.0 + self._ratio_clip)
         policy_loss = -torch.min(surrogate, surrogate_clipped).mean()
