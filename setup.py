@@ -9,10 +9,13 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    # namespace packages too, so the config and asset folders are packages that carry their data files
-    packages=find_namespace_packages(include=["skrl_isaac", "skrl_isaac.*", "envs", "envs.*"],
-                                     exclude=["*.__pycache__"]),
-    package_data={"skrl_isaac": ["cfg/*.yaml", "cfg/*/*.yaml"], "envs": ["assets/*.xml"]},
+    # namespace packages too, so the config and asset folders are packages that carry their data files;
+    # the embedded task suite (the envs/ folder) is installed as skrl_isaac_envs, a name no other package uses
+    packages=find_namespace_packages(include=["skrl_isaac", "skrl_isaac.*"], exclude=["*.__pycache__"])
+    + ["skrl_isaac_envs." + p if p else "skrl_isaac_envs"
+       for p in [""] + find_namespace_packages(where="envs", exclude=["*.__pycache__"])],
+    package_dir={"skrl_isaac_envs": "envs"},
+    package_data={"skrl_isaac": ["cfg/*.yaml", "cfg/*/*.yaml"], "skrl_isaac_envs": ["assets/*.xml", "cfg/task/*.yaml"]},
     include_package_data=True,
     install_requires=[
         "torch>=2.2",

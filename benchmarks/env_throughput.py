@@ -39,7 +39,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import envs  # noqa: E402
+import skrl_isaac_envs as envs  # noqa: E402
 from _common import total_rate, total_ratio_ci  # noqa: E402
 from mujoco.batch import Batch  # noqa: E402
 

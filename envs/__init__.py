@@ -1,40 +1,30 @@
-"""Embedded task suite: IsaacGymEnvs-style VecTask tasks simulated with mujoco.batch.
+"""Embedded task suite (import name ``skrl_isaac_envs``; the ``envs/`` folder of the repository):
+IsaacGymEnvs-style VecTask tasks simulated batched with MuJoCo.
 
 ``TASK_MAP`` maps task names to classes; ``make()`` builds a task from its
-default config ``skrl_isaac/cfg/task/<name>.yaml`` plus overrides.
+default config ``cfg/task/<name>.yaml`` (in this package) plus overrides.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from envs.ant import Ant
-from envs.cartpole import Cartpole, CartpoleDiscrete
-from envs.humanoid import Humanoid
-from envs.base.vec_task import VecTask
+from skrl_isaac_envs.ant import Ant
+from skrl_isaac_envs.cartpole import Cartpole, CartpoleDiscrete
+from skrl_isaac_envs.humanoid import Humanoid
+from skrl_isaac_envs.base.vec_task import VecTask
 
 TASK_MAP = {"Ant": Ant, "Cartpole": Cartpole, "CartpoleDiscrete": CartpoleDiscrete, "Humanoid": Humanoid}
-
-
-def _task_cfg_dir() -> Path:
-    """skrl_isaac/cfg/task, located without importing skrl_isaac."""
-    spec = importlib.util.find_spec("skrl_isaac")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidate = Path(location) / "cfg" / "task"
-            if candidate.is_dir():
-                return candidate
-    return Path(__file__).resolve().parent.parent / "skrl_isaac" / "cfg" / "task"
+TASK_CFG_DIR = Path(__file__).resolve().parent / "cfg" / "task"
 
 
 def load_task_cfg(task_name: str) -> Dict[str, Any]:
     """The default task config of task_name as a plain dict."""
     import yaml
 
-    path = _task_cfg_dir() / f"{task_name}.yaml"
+    path = TASK_CFG_DIR / f"{task_name}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no default config for task {task_name!r} at {path}")
     with open(path) as f:

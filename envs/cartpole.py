@@ -34,8 +34,8 @@ import mujoco
 import torch
 from gymnasium import spaces
 
-from envs.base.mjcf import load_model, nthread, sim_timing
-from envs.base.vec_task import VecTask
+from skrl_isaac_envs.base.mjcf import load_model, nthread, sim_timing
+from skrl_isaac_envs.base.vec_task import VecTask
 
 ASSET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "cartpole.xml")
 

@@ -66,8 +66,8 @@ import mujoco
 import numpy as np
 import torch
 
-from envs.base.locomotion import LocomotionTask
-from envs.base.mjcf import load_model, nthread
+from skrl_isaac_envs.base.locomotion import LocomotionTask
+from skrl_isaac_envs.base.mjcf import load_model, nthread
 
 ASSET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "humanoid.xml")
 

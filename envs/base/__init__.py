@@ -1,3 +1,3 @@
-from envs.base.vec_task import VecTask
+from skrl_isaac_envs.base.vec_task import VecTask
 
 __all__ = ["VecTask"]

@@ -28,8 +28,8 @@ import mujoco
 import numpy as np
 import torch
 
-from envs.base.mjcf import sim_timing
-from envs.base.vec_task import VecTask
+from skrl_isaac_envs.base.mjcf import sim_timing
+from skrl_isaac_envs.base.vec_task import VecTask
 
 # cfg["env"] key -> attribute
 CFG_ATTRIBUTES = {

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 from conftest import python_env
-import envs
+import skrl_isaac_envs as envs
 from skrl_isaac.envs.torch import wrap_env
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.models.torch.mlp import MLPDeterministic, MLPGaussianPolicy

@@ -602,7 +602,7 @@ class VecTask(Env):
 '''
 
 FILES["IsaacGymEnvs/isaacgymenvs/tasks/ant.py"] = '''
-import envs  # the embedded MuJoCo suite does the physics
+import skrl_isaac_envs as envs  # the embedded MuJoCo suite does the physics
 from isaacgym import gymapi
 
 from isaacgymenvs.tasks.base.vec_task import VecTask

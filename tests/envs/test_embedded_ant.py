@@ -8,8 +8,8 @@ import pytest
 import torch
 from gymnasium import spaces
 
-import envs
-from envs.ant import Ant
+import skrl_isaac_envs as envs
+from skrl_isaac_envs.ant import Ant
 from conftest import assert_batch_matches_mj_step, forbid_host_reads
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -7,8 +7,8 @@ import gymnasium
 import pytest
 import torch
 
-import envs
-from envs.cartpole import Cartpole, CartpoleDiscrete
+import skrl_isaac_envs as envs
+from skrl_isaac_envs.cartpole import Cartpole, CartpoleDiscrete
 
 
 def make(name="Cartpole", num_envs=8, seed=0, **env_cfg):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from gymnasium import spaces
 
-import envs
-from envs.humanoid import Humanoid
+import skrl_isaac_envs as envs
+from skrl_isaac_envs.humanoid import Humanoid
 from conftest import assert_batch_matches_mj_step, forbid_host_reads
 
 TARGET = np.array([1000.0, 0.0, 0.0])

@@ -9,7 +9,7 @@ import gymnasium
 import pytest
 import torch
 
-import envs
+import skrl_isaac_envs as envs
 import fake_isaacgym
 from skrl_isaac.envs.torch import (
     IsaacGymPreview2Wrapper,

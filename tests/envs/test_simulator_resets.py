@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import envs
+import skrl_isaac_envs as envs
 
 
 @pytest.mark.parametrize("task", ["Ant", "Humanoid"])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import envs
+import skrl_isaac_envs as envs
 from skrl_isaac.envs.torch import (
     EmbeddedWrapper,
     GymnasiumVectorWrapper,

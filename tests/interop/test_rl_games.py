@@ -12,7 +12,7 @@ import torch
 pytest.importorskip("rl_games")
 
 from conftest import python_env  # noqa: E402
-import envs  # noqa: E402
+import skrl_isaac_envs as envs  # noqa: E402
 from skrl_isaac.interop.rl_games import (  # noqa: E402
     apply_rl_games_checkpoint,
     float32_matmul_kept,

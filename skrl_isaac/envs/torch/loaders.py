@@ -346,7 +346,7 @@ def load_embedded_env(task_name: str = "Ant", num_envs: int | None = None, devic
     :param cfg: overrides of the task config (nested dict, IsaacGymEnvs layout)
     :param headless: no viewer
     """
-    import envs
+    import skrl_isaac_envs as envs
 
     if num_envs is None:
         num_envs = int(((cfg or {}).get("env") or {}).get("numEnvs") or envs.load_task_cfg(task_name)["env"]["numEnvs"]) \

@@ -125,7 +125,7 @@ _PREVIEW2_CLASSES = {"VecTaskPython", "VecTaskCPU", "VecTaskGPU", "VecTaskPython
 
 def _detect_one(env: Any) -> str | None:
     """The kind of ``env`` from its base classes (no duck typing)."""
-    from envs.base.vec_task import VecTask as EmbeddedVecTask
+    from skrl_isaac_envs.base.vec_task import VecTask as EmbeddedVecTask
 
     if isinstance(env, EmbeddedVecTask):
         return "embedded"
