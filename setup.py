@@ -27,6 +27,7 @@ setup(
         "tensorboard>=2.14",
         "tqdm>=4.60",
         "pandas>=2.0",
+        "matplotlib>=3.7",
     ],
     extras_require={
         "dev": ["pytest>=7", "hypothesis>=6.80", "psutil>=5.9", "rl-games>=1.6.5", "psutil<6", "onnx>=1.15",

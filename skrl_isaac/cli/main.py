@@ -2,6 +2,7 @@
 
     skrl-isaac memory inspect <file> [--env N] [--rows K]   summarize a memory dump (.pt / .npz / .csv)
     skrl-isaac memory convert <path>... --to {pt,np,csv}    convert dumps (e.g. np exports to csv after a run)
+    skrl-isaac plot <run>... [--tags ...] [-o curves.png]   learning curves from the runs' TensorBoard files
     skrl-isaac train task=Ant ...                           same as python train_isaac.py task=Ant ...
 """
 
@@ -18,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         from skrl_isaac.memories.cli import main as memory_main
 
         return memory_main(argv[1:])
+    if argv[:1] == ["plot"]:
+        from skrl_isaac.cli.plot import main as plot_main
+
+        return plot_main(argv[1:])
     if argv[:1] == ["train"]:
         from skrl_isaac.cli.train import main as train_main
 
