@@ -319,6 +319,11 @@ class VecTask:
             return None
         raise NotImplementedError("the embedded MuJoCo tasks have no viewer; construct them with headless=True")
 
+    def render_qpos(self, count: int = 1) -> np.ndarray:
+        """The joint positions ``(count, nq)`` of the first ``count`` environments, as a host float64 copy
+        (what an offscreen renderer draws; one small device-to-host copy when the state is on a device)."""
+        return self._qpos_t[:count].detach().to("cpu", torch.float64).numpy().copy()
+
     def close(self) -> None:
         self.batch = None
 

@@ -1,0 +1,98 @@
+"""mp4 videos of a task's first environments, one frame per control step."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from skrl_isaac.video.render import OffscreenRenderer
+
+
+def frames_per_second(task: Any) -> float:
+    """The video frame rate of one frame per control step: ``1 / (dt * controlFrequencyInv)``."""
+    return 1.0 / (float(task.dt) * int(getattr(task, "control_freq_inv", 1)))
+
+
+def _render_source(task: Any) -> Any:
+    """The embedded task under its wrappers (``wrap_env``'s ``_env``), or an error naming what is missing."""
+    for _ in range(8):
+        inner = getattr(task, "_env", None)
+        if inner is None:
+            break
+        task = inner
+    if not hasattr(task, "render_qpos") or not hasattr(task, "model"):
+        raise ValueError("video needs a task that hands out its MuJoCo state (the embedded suite); "
+                         "Isaac Gym tasks record with their own render() instead")
+    return task
+
+
+class VideoRecorder:
+    """Records the first ``num_envs`` environments of ``task`` into mp4 files.
+
+    :param task: an embedded task (or a wrapper around one) with ``model``, ``dt`` and ``render_qpos(count)``
+    :param width: frame width in pixels (of one environment's tile)
+    :param height: frame height in pixels
+    :param num_envs: environments shown, tiled in a grid (1: env 0 alone)
+
+    Call :meth:`start` with the file to write, :meth:`capture` after each step (it reads the positions of
+    ``num_envs`` environments: one small device-to-host copy per frame), then :meth:`finish`.
+    """
+
+    def __init__(self, task: Any, width: int = 640, height: int = 480, num_envs: int = 1) -> None:
+        self.task = _render_source(task)
+        try:
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise ImportError('video needs imageio and imageio-ffmpeg: pip install -e ".[video]"') from None
+        if not 1 <= num_envs <= self.task.num_envs:
+            raise ValueError(f"video_envs={num_envs} is not valid: expected 1 to num_envs ({self.task.num_envs})")
+        self.num_envs = int(num_envs)
+        self.fps = frames_per_second(self.task)
+        self.renderer = OffscreenRenderer(self.task.model, width, height)
+        self._frames: list[np.ndarray] = []
+        self._path: str | None = None
+
+    @property
+    def recording(self) -> bool:
+        return self._path is not None
+
+    def start(self, path: str) -> None:
+        """Begin a video that :meth:`finish` writes to ``path``."""
+        self._path, self._frames = path, []
+
+    def capture(self) -> None:
+        """Add the current state of the recorded environments as one frame."""
+        qpos = np.asarray(self.task.render_qpos(self.num_envs), dtype=np.float64)
+        frame = self.renderer.render(qpos[0]) if self.num_envs == 1 else self.renderer.render_grid(qpos)
+        self._frames.append(frame)
+
+    def finish(self) -> str | None:
+        """Write the frames captured since :meth:`start` (atomically) and return the path (None without frames)."""
+        path, frames = self._path, self._frames
+        self._path, self._frames = None, []
+        if path is None or not frames:
+            return None
+        write_mp4(path, frames, self.fps)
+        return path
+
+    def close(self) -> None:
+        self.finish()
+        self.renderer.close()
+
+
+def write_mp4(path: str, frames: list[np.ndarray], fps: float) -> None:
+    """Encode ``frames`` (uint8 ``(H, W, 3)``) as an H.264 mp4 at ``fps``, written atomically."""
+    import imageio.v3 as iio
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp.mp4")
+    try:
+        # macro_block_size 1: the frame size as it is (no resize to a multiple of 16)
+        iio.imwrite(tmp, np.stack(frames), plugin="FFMPEG", fps=fps, codec="libx264", macro_block_size=1)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
