@@ -31,12 +31,14 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=7", "hypothesis>=6.80", "psutil>=5.9", "rl-games>=1.6.5", "psutil<6", "onnx>=1.15",
-                "onnxruntime>=1.16", "polars>=1.0", "imageio>=2.30", "imageio-ffmpeg>=0.5"],
+                "onnxruntime>=1.16", "polars>=1.0", "imageio>=2.30", "imageio-ffmpeg>=0.5", "wandb>=0.17", "mlflow-skinny>=2.10"],
         "fast-csv": ["polars>=1.0"],  # CSV memory export ~5x faster than the numpy writer, off the GIL
         "bench": ["skrl==2.1.1", "gymnasium[mujoco]==1.4.0", "polars>=1.0"],
         "rl_games": ["rl-games>=1.6.5", "psutil<6"],
         "onnx": ["onnx>=1.15", "onnxruntime>=1.16"],
         "video": ["imageio>=2.30", "imageio-ffmpeg>=0.5"],
+        "wandb": ["wandb>=0.17"],
+        "mlflow": ["mlflow-skinny>=2.10"],
     },
     entry_points={"console_scripts": ["skrl-isaac-train = skrl_isaac.cli.train:main",
                                       "skrl-isaac = skrl_isaac.cli.main:main"]},
