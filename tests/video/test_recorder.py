@@ -76,3 +76,12 @@ def test_backend_order(monkeypatch):
     assert render.gl_backends() == ["glfw", "egl", "osmesa"]
     monkeypatch.setenv("MUJOCO_GL", "EGL")
     assert render.gl_backends() == ["egl"]
+
+
+def test_viewer_without_a_display_suggests_a_video(monkeypatch):
+    from skrl_isaac.video.viewer import LiveViewer, ViewerError
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(ViewerError, match="headless=False needs a display .* video=True"):
+        LiveViewer(envs.make("Cartpole", 1, seed=0))

@@ -1,0 +1,56 @@
+"""MuJoCo's interactive viewer on environment 0 of an embedded task (``headless=False``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from skrl_isaac.video.recorder import _render_source
+
+
+class ViewerError(RuntimeError):
+    """The viewer cannot open (no display): the message suggests recording a video instead."""
+
+
+def display_available() -> bool:
+    """Whether a window can open: a ``DISPLAY`` (or ``WAYLAND_DISPLAY``) on Linux; assumed elsewhere."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class LiveViewer:
+    """Shows env 0 of ``task`` in MuJoCo's passive viewer; :meth:`sync` after each step copies its state in.
+
+    :param task: an embedded task (or a wrapper around one)
+    :raises ViewerError: without a display
+    """
+
+    def __init__(self, task: Any) -> None:
+        if not display_available():
+            raise ViewerError("headless=False needs a display (DISPLAY is not set); on a machine without one, "
+                              "record the policy instead with video=True")
+        import mujoco
+        import mujoco.viewer
+
+        self.task = _render_source(task)
+        self._data = mujoco.MjData(self.task.model)
+        self._mujoco = mujoco
+        self.handle = mujoco.viewer.launch_passive(self.task.model, self._data)
+
+    @property
+    def running(self) -> bool:
+        return self.handle.is_running()
+
+    def sync(self) -> None:
+        """Show the current state of env 0 (one small device-to-host copy)."""
+        if not self.running:
+            return
+        with self.handle.lock():
+            self._data.qpos[:] = self.task.render_qpos(1)[0]
+            self._mujoco.mj_kinematics(self.task.model, self._data)
+        self.handle.sync()
+
+    def close(self) -> None:
+        self.handle.close()
