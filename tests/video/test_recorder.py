@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -85,3 +87,34 @@ def test_viewer_without_a_display_suggests_a_video(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(ViewerError, match="headless=False needs a display .* video=True"):
         LiveViewer(envs.make("Cartpole", 1, seed=0))
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (Debian's xvfb; .ci/run installs it)")
+def test_viewer_opens_on_a_virtual_display_and_follows_env_0(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    display = f":{90 + os.getpid() % 100}"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        script = ("import torch, skrl_isaac_envs as envs\n"
+                  "from skrl_isaac.video.viewer import LiveViewer\n"
+                  "task = envs.make('Ant', 2, seed=0)\n"
+                  "viewer = LiveViewer(task)\n"
+                  "for _ in range(10):\n"
+                  "    task.step(torch.rand(2, 8) * 2 - 1)\n"
+                  "    viewer.sync()\n"
+                  "assert viewer.running\n"
+                  "assert (viewer._data.qpos == task.render_qpos(1)[0]).all()\n"
+                  "viewer.close()\n"
+                  "print('viewer ok')\n")
+        proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "DISPLAY": display},
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "viewer ok" in proc.stdout, proc.stderr[-2000:]
+    finally:
+        server.kill()
+        server.wait()
