@@ -20,6 +20,28 @@ def display_available() -> bool:
     return True
 
 
+def _probe_display() -> None:
+    """Open the X display once (libX11) before the viewer's thread does: that thread would wait forever on a
+    display that fails. Nothing to probe without X11 (Wayland, macOS, Windows)."""
+    import ctypes
+    import ctypes.util
+
+    if not os.environ.get("DISPLAY"):
+        return
+    name = ctypes.util.find_library("X11")
+    if name is None:
+        return
+    xlib = ctypes.CDLL(name)
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = xlib.XOpenDisplay(None)
+    if not handle:
+        raise ViewerError(f"headless=False: the display {os.environ['DISPLAY']!r} cannot be opened; on a "
+                          "machine without one, record the policy instead with video=True")
+    xlib.XCloseDisplay(handle)
+
+
 class LiveViewer:
     """Shows env 0 of ``task`` in MuJoCo's passive viewer; :meth:`sync` after each step copies its state in.
 
@@ -34,6 +56,7 @@ class LiveViewer:
         import mujoco
         import mujoco.viewer
 
+        _probe_display()
         self.task = _render_source(task)
         self._data = mujoco.MjData(self.task.model)
         self._mujoco = mujoco

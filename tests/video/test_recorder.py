@@ -100,7 +100,11 @@ def test_viewer_opens_on_a_virtual_display_and_follows_env_0(tmp_path):
     server = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.0)
+        socket = f"/tmp/.X11-unix/X{display[1:]}"
+        for _ in range(100):  # wait for the server's socket
+            if os.path.exists(socket):
+                break
+            time.sleep(0.1)
         script = ("import torch, skrl_isaac_envs as envs\n"
                   "from skrl_isaac.video.viewer import LiveViewer\n"
                   "task = envs.make('Ant', 2, seed=0)\n"
