@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 from skrl_isaac.video.recorder import _render_source
@@ -60,7 +61,10 @@ class LiveViewer:
         self.task = _render_source(task)
         self._data = mujoco.MjData(self.task.model)
         self._mujoco = mujoco
+        before = set(threading.enumerate())
         self.handle = mujoco.viewer.launch_passive(self.task.model, self._data)
+        # the viewer's own thread, joined by close(): left running, it would meet GLFW's exit handler at shutdown
+        self._threads = [t for t in threading.enumerate() if t not in before]
 
     @property
     def running(self) -> bool:
@@ -76,4 +80,7 @@ class LiveViewer:
         self.handle.sync()
 
     def close(self) -> None:
+        """Close the window and wait for the viewer's thread to end."""
         self.handle.close()
+        for thread in self._threads:
+            thread.join(timeout=10.0)

@@ -94,17 +94,14 @@ def test_viewer_opens_on_a_virtual_display_and_follows_env_0(tmp_path):
     import os
     import subprocess
     import sys
-    import time
 
-    display = f":{90 + os.getpid() % 100}"
-    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    read_end, write_end = os.pipe()  # Xvfb picks a free display and writes its number once it accepts clients
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x600x24"],
+                              pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
     try:
-        socket = f"/tmp/.X11-unix/X{display[1:]}"
-        for _ in range(100):  # wait for the server's socket
-            if os.path.exists(socket):
-                break
-            time.sleep(0.1)
+        with os.fdopen(read_end) as ready:
+            display = ":" + ready.readline().strip()
         script = ("import torch, skrl_isaac_envs as envs\n"
                   "from skrl_isaac.video.viewer import LiveViewer\n"
                   "task = envs.make('Ant', 2, seed=0)\n"
@@ -120,5 +117,5 @@ def test_viewer_opens_on_a_virtual_display_and_follows_env_0(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0 and "viewer ok" in proc.stdout, proc.stderr[-2000:]
     finally:
-        server.kill()
+        server.terminate()  # (SIGTERM: the server removes its lock file)
         server.wait()
