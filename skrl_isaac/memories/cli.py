@@ -66,7 +66,7 @@ def _convert(args: argparse.Namespace) -> int:
     print(f"converted {len(done)} of {len(plan)} dump(s) to {args.to} ({size / 1e6:.1f} MB) in "
           + ", ".join(folders[:3]) + (f" and {len(folders) - 3} more folders" if len(folders) > 3 else ""))
     for conversion, exc in failed:
-        print(f"error: {conversion.source}: {exc}", file=sys.stderr)
+        print(f"error: {conversion.source}: {exc.reason if isinstance(exc, DumpError) else exc}", file=sys.stderr)
     return 1 if failed else 0
 
 

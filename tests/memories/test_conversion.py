@@ -211,3 +211,28 @@ def test_a_folder_that_cannot_be_listed_is_one_of_the_problems(tmp_path, monkeyp
     monkeypatch.setattr(os, "listdir", listdir)
     with pytest.raises(ValueError, match=r"locked' cannot be listed \(Permission denied\)"):
         plan_conversions([npz, tmp_path / "locked"], "csv")
+
+
+def _spoil_csv(path: str, line: int, cells: str | None) -> None:
+    """Replace the last cell of ``line`` (0: the header) of a csv dump by ``cells``, or drop it (None)."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    head = lines[line].rsplit(",", 1)[0]
+    lines[line] = head if cells is None else f"{head},{cells}"
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def test_a_csv_with_a_non_numeric_cell_is_reported_and_the_others_are_converted(tmp_path, capsys):
+    good_first, bad, good_last = exported_run(str(tmp_path), "csv", cycles=3)
+    _spoil_csv(bad, 7, "abc")  # file line 8: data row 7 = step 1, env 2; last column: terminated.0
+    assert main(["convert", str(tmp_path), "--to", "np"]) == 1
+    captured = capsys.readouterr()
+    assert "converted 2 of 3 dump(s)" in captured.out
+    [line] = captured.err.strip().splitlines()  # one line, no traceback
+    assert line.startswith(f"error: {bad}: not a memory dump: ")
+    assert "line 8 (data row 7)" in line and "'terminated.0'" in line and "'abc'" in line
+    assert os.path.exists(good_first[:-4] + ".npz") and os.path.exists(good_last[:-4] + ".npz")
+    assert not os.path.exists(bad[:-4] + ".npz")
+    with pytest.raises(DumpError, match=r"line 8 \(data row 7\), column 'terminated.0': 'abc'"):
+        read_dump(bad)

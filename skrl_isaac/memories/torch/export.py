@@ -51,7 +51,14 @@ _used_prefixes: set[tuple[str, str]] = set()
 
 
 class DumpError(ValueError):
-    """A file is not a memory dump, or does not fit the memory it is loaded into."""
+    """A file is not a memory dump, or does not fit the memory it is loaded into.
+
+    :attr:`reason` is the message without the file's name (for reports that name the file already).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 # -- names ------------------------------------------------------------------------------------
@@ -142,7 +149,7 @@ def dump_format(path: str | os.PathLike) -> str:
 
 
 def _not_a_dump(path: str, why: str) -> DumpError:
-    return DumpError(f"{path!r} is not a memory dump: {why}")
+    return DumpError(f"{path!r} is not a memory dump: {why}", reason=f"not a memory dump: {why}")
 
 
 def read_dump(path: str | os.PathLike, csv_dtypes: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -204,7 +211,15 @@ def _read_csv(path: str, dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
     try:
         df = pd.read_csv(path, dtype=col_dtypes, **_PANDAS_EXACT_OPTS)
     except Exception as exc:  # noqa: BLE001
-        raise _not_a_dump(path, f"pandas could not parse it ({type(exc).__name__}: {exc})") from exc
+        why = _unparseable_cells(path)  # a forced float column meets a cell that is not a number
+        raise _not_a_dump(path, why or f"pandas could not parse it ({type(exc).__name__}: {exc})") from exc
+    numeric = df.dtypes.map(lambda d: d.kind in "biuf").all()
+    if not numeric or df.isna().to_numpy().any():  # text cells, or NaNs that may be empty / missing cells
+        why = _unparseable_cells(path)
+        if why:
+            raise _not_a_dump(path, why)
+        if not numeric:
+            raise _not_a_dump(path, "every column must hold numbers")
     rows = len(df)
     step, env = df["step"].to_numpy(), df["env"].to_numpy()
     if rows == 0 or step.dtype.kind not in "iu" or env.dtype.kind not in "iu":
@@ -219,6 +234,39 @@ def _read_csv(path: str, dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
         block = df[[f"{name}.{i}" for i in idx]].to_numpy()
         out[name] = block.reshape(steps, envs, len(idx))
     return out
+
+
+_SHOWN_CELLS = 3
+
+
+def _unparseable_cells(path: str) -> str:
+    """Why the csv ``path`` does not parse as numbers: its cells that are neither a number nor ``nan``
+    (empty, missing from a truncated row, or text), with line, row and column; ``""`` if there are none
+    (or the file cannot be read cell by cell: the caller reports its own reason)."""
+    try:
+        text = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception:  # noqa: BLE001
+        return ""
+    bad_rows, bad_cols = [], []
+    for j, column in enumerate(text.columns):
+        cells = text[column]
+        bad = pd.to_numeric(cells, errors="coerce").isna().to_numpy() & ~cells.str.strip().str.lower().str.lstrip(
+            "+-").eq("nan").to_numpy()
+        for i in np.flatnonzero(bad):
+            bad_rows.append(int(i))
+            bad_cols.append(j)
+    if not bad_rows:
+        return ""
+    order = np.lexsort((bad_cols, bad_rows))
+    shown = []
+    for k in order[:_SHOWN_CELLS]:
+        row, column = bad_rows[k], text.columns[bad_cols[k]]
+        cell = text.iat[row, bad_cols[k]]
+        shown.append(f"line {row + 2} (data row {row + 1}), column {column!r}: "
+                     + (repr(cell) if cell.strip() else "empty or missing"))
+    more = f" and {len(order) - _SHOWN_CELLS} more" if len(order) > _SHOWN_CELLS else ""
+    return (f"{len(order)} cell(s) are not numbers: " + "; ".join(shown) + more
+            + " (a cell holds an integer, a decimal, inf or nan; a truncated row misses its last cells)")
 
 
 def load_dump(path: str | os.PathLike) -> dict[str, np.ndarray]:
