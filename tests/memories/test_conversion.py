@@ -236,3 +236,15 @@ def test_a_csv_with_a_non_numeric_cell_is_reported_and_the_others_are_converted(
     assert not os.path.exists(bad[:-4] + ".npz")
     with pytest.raises(DumpError, match=r"line 8 \(data row 7\), column 'terminated.0': 'abc'"):
         read_dump(bad)
+
+
+def test_csv_conversions_give_no_torch_warning(tmp_path):
+    [source] = exported_run(str(tmp_path), "csv", cycles=1)
+    for value in read_dump(source).values():
+        assert value.flags.writeable  # torch warns (once per process) about read-only arrays
+    for to in ("pt", "np"):  # a fresh process each: torch's warning is shown once per process
+        done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-m", "skrl_isaac.memories", "convert",
+                               source, "--to", to], capture_output=True, text=True, env=python_env(ROOT), timeout=120)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert torch.equal(read_dump(source[:-4] + ".pt")["states"],
+                       torch.from_numpy(read_dump(source[:-4] + ".npz")["states"]))

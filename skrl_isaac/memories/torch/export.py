@@ -231,7 +231,8 @@ def _read_csv(path: str, dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
         raise _not_a_dump(path, "rows must be one per (step, env), step-major: step 0 env 0, step 0 env 1, ...")
     out = {}
     for name, idx in groups.items():
-        block = df[[f"{name}.{i}" for i in idx]].to_numpy()
+        # a copy: pandas hands out read-only views, which torch.from_numpy warns about
+        block = df[[f"{name}.{i}" for i in idx]].to_numpy(copy=True)
         out[name] = block.reshape(steps, envs, len(idx))
     return out
 
