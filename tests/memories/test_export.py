@@ -359,10 +359,16 @@ def test_pt_dump_is_a_plain_dict_and_csv_reads_with_pandas(tmp_path):
     assert set(pt) == {"states", "done"} and pt["states"].device.type == "cpu" and pt["done"].dtype == torch.bool
     npz = np.load(memory.save(str(tmp_path), "np"))
     assert set(npz.files) == {"states", "done"} and npz["states"].shape == (2, 3, 3)
+    for name in ("states", "done"):  # the live memory's values, as they are
+        assert same(pt[name], memory.tensors[name]) and np.array_equal(npz[name], memory.tensors[name].numpy())
     df = pd.read_csv(memory.save(str(tmp_path), "csv"))
     assert list(df.columns) == ["step", "env", "done.0", "states.0", "states.1", "states.2"]
     assert len(df) == 6 and df["step"].tolist() == [0, 0, 0, 1, 1, 1] and df["env"].tolist() == [0, 1, 2] * 2
-    assert set(df["done.0"]) <= {0, 1}
+    # each row is (step, env) of the live memory: booleans as 0/1, floats that read back to the same float32
+    done = memory.tensors["done"].reshape(6, 1)
+    states = memory.tensors["states"].reshape(6, 3)
+    assert df["done.0"].dtype.kind == "i" and df["done.0"].tolist() == done[:, 0].long().tolist()
+    assert same(torch.from_numpy(df[["states.0", "states.1", "states.2"]].to_numpy(np.float32, copy=True)), states)
 
 
 def test_csv_and_np_refuse_bfloat16_but_pt_keeps_it(tmp_path):
