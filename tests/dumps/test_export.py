@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from skrl_isaac.dumps import exporter as exporter_mod
+from skrl_isaac.dumps import writer as writer_mod
+from skrl_isaac.dumps.formats import DumpError, load_dump
+from skrl_isaac.dumps.writer import MemoryExportError
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.memories.torch import export as export_mod
-from skrl_isaac.memories.torch import writer as writer_mod
-from skrl_isaac.memories.torch.export import DumpError, load_dump
-from skrl_isaac.memories.torch.writer import MemoryExportError
 
 FORMATS = ["pt", "np", "csv"]
 EXT = {"pt": ".pt", "np": ".npz", "csv": ".csv"}
@@ -175,8 +175,8 @@ def test_no_host_access_between_fills(device, tmp_path, monkeypatch):
 
 def test_snapshot_is_taken_before_the_first_overwrite(tmp_path, monkeypatch):
     gate = threading.Event()
-    real = export_mod.write_dump
-    monkeypatch.setattr(export_mod, "write_dump", lambda *a: (gate.wait(5), real(*a)))
+    real = exporter_mod.write_dump
+    monkeypatch.setattr(exporter_mod, "write_dump", lambda *a: (gate.wait(5), real(*a)))
     memory = make_memory("cpu", 2, 1, str(tmp_path), "pt")
     for step in range(3):  # fill (export queued, writer blocked), then overwrite step 0
         add_step(memory, step)
@@ -188,8 +188,8 @@ def test_snapshot_is_taken_before_the_first_overwrite(tmp_path, monkeypatch):
 
 # -- background writer ------------------------------------------------------------------------
 def test_close_waits_for_every_pending_write(tmp_path, monkeypatch):
-    real = export_mod.write_dump
-    monkeypatch.setattr(export_mod, "write_dump", lambda *a: (time.sleep(0.02), real(*a)))
+    real = exporter_mod.write_dump
+    monkeypatch.setattr(exporter_mod, "write_dump", lambda *a: (time.sleep(0.02), real(*a)))
     memory = make_memory("cpu", 2, 4, str(tmp_path), "csv")
     for step in range(2 * 12):
         add_step(memory, step)
@@ -203,8 +203,8 @@ def test_close_waits_for_every_pending_write(tmp_path, monkeypatch):
 
 def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
     gate = threading.Event()
-    real = export_mod.write_dump
-    monkeypatch.setattr(export_mod, "write_dump", lambda *a: (gate.wait(10), real(*a)))
+    real = exporter_mod.write_dump
+    monkeypatch.setattr(exporter_mod, "write_dump", lambda *a: (gate.wait(10), real(*a)))
     memory = make_memory("cpu", 1, 1, str(tmp_path), "pt")
     add_step(memory, 0)  # fills cycle 1 (exported before the next write)
     add_step(memory, 1)  # snapshot 1: being written (blocked)
@@ -222,12 +222,12 @@ def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
 
 def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch):
     # csv on the writer's own thread, so the fault injected here (os.fsync) reaches the write
-    # (the child-process path has its own failure tests in test_csv_process.py)
+    # (the child-process path has its own failure tests in test_csv_child.py)
     monkeypatch.setattr(writer_mod, "CSV_CHILD", False)
     memory = make_memory("cpu", 2, 2, str(tmp_path), "csv")
     for step in range(3):  # fills cycle 1; the next write exports it
         add_step(memory, step)
-    memory._export_writer.wait()
+    memory.exporter.writer.wait()
     (first,) = dumps(tmp_path)
     content = open(first).read()
 
@@ -238,7 +238,7 @@ def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "fsync", disk_full)
     for step in range(3, 5):
         add_step(memory, step)  # fills cycle 2, whose export then fails in the background
-    memory._export_writer.wait()
+    memory.exporter.writer.wait()
     monkeypatch.setattr(os, "fsync", real_fsync)
     with pytest.raises(MemoryExportError) as info:
         add_step(memory, 5)

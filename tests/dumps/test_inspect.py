@@ -1,4 +1,4 @@
-"""``python -m skrl_isaac.memories inspect``: summaries and env rows of dumps of every format."""
+"""``skrl-isaac memory inspect``: summaries and env rows of dumps of every format."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from conftest import python_env
-from skrl_isaac.memories.cli import main
-from skrl_isaac.memories.inspection import inspect_dump
+from skrl_isaac.dumps.cli import main
+from skrl_isaac.dumps.formats import DumpError, load_dump
+from skrl_isaac.dumps.inspection import inspect_dump
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.memories.torch.export import DumpError, load_dump
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

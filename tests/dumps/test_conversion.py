@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from conftest import python_env
 from skrl_isaac.cli.main import main as skrl_isaac_main
-from skrl_isaac.memories.cli import main
-from skrl_isaac.memories.conversion import Conversion, convert_dump, convert_dumps, plan_conversions
+from skrl_isaac.dumps.cli import main
+from skrl_isaac.dumps.conversion import Conversion, convert_dump, convert_dumps, plan_conversions
+from skrl_isaac.dumps.formats import DumpError, read_dump
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.memories.torch.export import DumpError, read_dump
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -187,7 +187,7 @@ def test_the_command_line_entry_points(tmp_path):
     [npz] = exported_run(str(tmp_path / "run"), "np", cycles=1)
     assert skrl_isaac_main(["memory", "convert", npz, "--to", "pt"]) == 0
     assert os.path.exists(npz[:-4] + ".pt")
-    done = subprocess.run([sys.executable, "-m", "skrl_isaac.memories", "convert", npz[:-4] + ".pt",
+    done = subprocess.run([sys.executable, "-m", "skrl_isaac.dumps", "convert", npz[:-4] + ".pt",
                            "--to", "csv", "--output", str(tmp_path / "csv")],
                           capture_output=True, text=True, env=python_env(ROOT), timeout=120)
     assert done.returncode == 0, done.stderr
@@ -243,7 +243,7 @@ def test_csv_conversions_give_no_torch_warning(tmp_path):
     for value in read_dump(source).values():
         assert value.flags.writeable  # torch warns (once per process) about read-only arrays
     for to in ("pt", "np"):  # a fresh process each: torch's warning is shown once per process
-        done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-m", "skrl_isaac.memories", "convert",
+        done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-m", "skrl_isaac.dumps", "convert",
                                source, "--to", to], capture_output=True, text=True, env=python_env(ROOT), timeout=120)
         assert done.returncode == 0 and done.stderr == "", done.stderr
     assert torch.equal(read_dump(source[:-4] + ".pt")["states"],
