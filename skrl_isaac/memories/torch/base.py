@@ -23,7 +23,8 @@ class Memory:
     :param memory_size: number of environment steps the memory holds (``>= 1``)
     :param num_envs: number of parallel environments (``>= 1``)
     :param device: device on which the tensors live (the environment's device)
-    :param export: export the memory to a file at each fill cycle, before data is overwritten
+    :param export: export the memory to a file at each fill cycle, before data is overwritten (by
+        :attr:`exporter`, a :class:`~skrl_isaac.dumps.exporter.MemoryExporter`; None without export)
     :param export_format: ``"pt"`` (PyTorch), ``"np"`` (NumPy ``.npz``) or ``"csv"``
     :param export_directory: folder of the exported files (``""`` -> ``"memory"``)
     """
