@@ -349,6 +349,11 @@ def test_load_refuses_files_that_are_not_dumps(tmp_path):
             memory.load(tmp_path / name)
     with pytest.raises(FileNotFoundError):
         memory.load(tmp_path / "missing.pt")
+    # a cell that is not a number, in a column parsed as the memory's float dtype: named, nothing loaded
+    (tmp_path / "g.csv").write_text("step,env,done.0,states.0,states.1,states.2\n0,0,1,0.5,1.5,2.5\n0,1,0,0.5,x,2.5\n")
+    with pytest.raises(DumpError, match=r"line 3 \(data row 2\), column 'states.1': 'x'"):
+        memory.load(tmp_path / "g.csv")
+    assert not memory.filled and memory.memory_index == 0 and not memory.tensors["states"].any()
 
 
 def test_pt_dump_is_a_plain_dict_and_csv_reads_with_pandas(tmp_path):
