@@ -124,9 +124,8 @@ class OursLoop:
 
     def _wait_for_exports(self) -> None:
         memory = self.agent.memory
-        if memory is not None and memory._export_writer is not None:
-            memory._export_writer.wait()
-            memory._raise_export_error()
+        if memory is not None and memory.exporter is not None:
+            memory.exporter.wait()
 
     def close(self) -> None:
         if self.steady:

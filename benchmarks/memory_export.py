@@ -24,7 +24,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skrl_isaac.memories.torch import RandomMemory, csv_io  # noqa: E402
+from skrl_isaac.dumps import csv_text  # noqa: E402
+from skrl_isaac.memories.torch import RandomMemory  # noqa: E402
 
 TENSORS = {"states": (60, torch.float32), "actions": (8, torch.float32), "rewards": (1, torch.float32),
            "terminated": (1, torch.bool), "truncated": (1, torch.bool), "log_prob": (1, torch.float32),
@@ -41,7 +42,7 @@ def run(variant: str | None, num_envs: int, memory_size: int, cycles: int, devic
     off when None)."""
     fmt, _, engine = (variant or "").partition(":")
     fmt = fmt or None
-    csv_io.CSV_ENGINE = engine or None
+    csv_text.CSV_ENGINE = engine or None
     torch.manual_seed(0)
     memory = RandomMemory(memory_size=memory_size, num_envs=num_envs, device=device, export=fmt is not None,
                           export_format=fmt or "pt", export_directory=folder)
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20, help="fill cycles per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--csv-engines", nargs="+", choices=list(csv_io.CSV_ENGINES), default=None,
+    parser.add_argument("--csv-engines", nargs="+", choices=list(csv_text.CSV_ENGINES), default=None,
                         help="one csv variant per csv writer (default: one 'csv' with the default writer)")
     args = parser.parse_args()
     variants = [None, "pt", "np"] + ([f"csv:{e}" for e in args.csv_engines] if args.csv_engines else ["csv"])

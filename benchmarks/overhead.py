@@ -42,19 +42,19 @@ import time
 from _common import (OursLoop, PhaseTimes, interleaved_rounds, machine_line, ratio_stats, set_torch_threads,
                      total_rate, total_ratio_ci)
 
-from skrl_isaac.memories.torch import csv_io
-from skrl_isaac.memories.torch.writer import ExportWriter
+from skrl_isaac.dumps import csv_text
+from skrl_isaac.dumps.exporter import MemoryExporter
 
 
 def csv_writer_rates(arrays: dict, repeats: int) -> dict[str, float]:
     """Best rows/s of each csv engine writing ``arrays`` to memory, engines interleaved."""
     rows = next(iter(arrays.values())).shape[0] * next(iter(arrays.values())).shape[1]
-    engines = ["numpy"] + (["polars"] if csv_io._polars() is not None else []) + ["fixed"]
+    engines = ["numpy"] + (["polars"] if csv_text._polars() is not None else []) + ["fixed"]
     best = {e: 0.0 for e in engines}
     for _ in range(repeats):
         for engine in engines:
             start = time.perf_counter()
-            csv_io.write_csv(io.BytesIO(), arrays, engine)
+            csv_text.write_csv(io.BytesIO(), arrays, engine)
             best[engine] = max(best[engine], rows / (time.perf_counter() - start))
     return best
 
@@ -89,12 +89,12 @@ def main() -> None:
     parser.add_argument("--phases", action="store_true",
                         help="also print where each loop's time goes (act, env.step, record, update; ms per "
                              "iteration) and how each part differs from 'off'")
-    parser.add_argument("--csv-engine", choices=list(csv_io.CSV_ENGINES), default=None,
+    parser.add_argument("--csv-engine", choices=list(csv_text.CSV_ENGINES), default=None,
                         help="csv writer of the export (default: fixed for float32/bool memories, else polars when installed)")
     args = parser.parse_args()
     set_torch_threads(args.torch_threads)
     if args.csv_engine:
-        csv_io.CSV_ENGINE = args.csv_engine
+        csv_text.CSV_ENGINE = args.csv_engine
 
     print(f"machine: {machine_line()}")
     print(f"{args.num_envs} envs, {args.iterations} PPO iterations x 16 steps per round, {args.rounds} rounds, "
@@ -112,7 +112,8 @@ def main() -> None:
              } if args.breakdown else {}
     if args.thread_csv:
         parts["on/thread"] = loop(write_interval=250, checkpoint_interval=1000, export_csv=True)
-        parts["on/thread"].agent.memory._export_writer = ExportWriter(csv_child=False)
+        memory = parts["on/thread"].agent.memory
+        memory.exporter = MemoryExporter(memory.export_directory, memory.export_format, csv_child=False)
     try:
         on.run(1)
         arrays = {k: v.cpu().numpy() for k, v in on.agent.memory.tensors.items()}
@@ -127,7 +128,7 @@ def main() -> None:
                     print(f"  {engine} / numpy: {rates[engine] / rates['numpy']:.2f}x")
             if "polars" in rates:
                 print(f"  fixed / polars: {rates['fixed'] / rates['polars']:.2f}x")
-        print(f"csv engine of the export: {csv_io.csv_engine(arrays)}")
+        print(f"csv engine of the export: {csv_text.csv_engine(arrays)}")
 
         print("\nloop with tracking + checkpoints + csv export (on) vs none of them (off):")
         loops = {"on": on, "off": off, **parts}

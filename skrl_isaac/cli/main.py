@@ -16,7 +16,7 @@ USAGE = __doc__.split("\n\n", 1)[1]
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["memory"]:
-        from skrl_isaac.memories.cli import main as memory_main
+        from skrl_isaac.dumps.cli import main as memory_main
 
         return memory_main(argv[1:])
     if argv[:1] == ["plot"]:

@@ -39,7 +39,7 @@ def test_steady_rounds_continue_one_run():
     try:
         loop.run(1)
         loop.run(2)
-        writer = loop.agent.memory._export_writer
+        writer = loop.agent.memory.exporter.writer
         assert writer is not None and writer._queue.unfinished_tasks == 0  # nothing left running between rounds
         folder = loop.directory
         assert sum(n.endswith(".csv") for _, _, names in os.walk(folder) for n in names) == 2  # 3rd: at next fill

@@ -14,14 +14,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 import memory_export  # noqa: E402
 
-from skrl_isaac.memories.torch import csv_io  # noqa: E402
+from skrl_isaac.dumps import csv_text  # noqa: E402
 
 
 @pytest.mark.parametrize("variant", ["csv:fixed", "csv:polars", "np", None])
 def test_variants_export_their_format_with_their_csv_writer(variant, tmp_path, monkeypatch):
     if variant == "csv:polars":
         pytest.importorskip("polars")
-    monkeypatch.setattr(csv_io, "CSV_ENGINE", None)  # run() sets it per variant; restored after the test
+    monkeypatch.setattr(csv_text, "CSV_ENGINE", None)  # run() sets it per variant; restored after the test
     rate = memory_export.run(variant, num_envs=12, memory_size=2, cycles=2, device="cpu", folder=str(tmp_path))
     assert rate > 0
     files = sorted(os.listdir(tmp_path))

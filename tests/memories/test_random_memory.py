@@ -162,7 +162,17 @@ def test_set_tensor_by_name_copies_in_place():
     assert np.array_equal(memory.tensors["x"].numpy(), np.ones((2, 2, 1), np.float32))
 
 
-def test_close_without_export_is_a_no_op():
-    memory = RandomMemory(memory_size=2, device="cpu")
+def test_close_without_export_is_a_no_op(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default export directory ("memory") would land here
+    memory = RandomMemory(memory_size=2, num_envs=2, device="cpu")
+    memory.create_tensor("x", 1)
+    for step in range(3):  # one full cycle and one step into the next
+        memory.add_samples(x=torch.full((2,), float(step)))
+    before = memory.tensors["x"].clone()
     memory.close()
     memory.close()
+    assert list(tmp_path.iterdir()) == []  # no file, no folder
+    assert torch.equal(memory.tensors["x"], before)
+    assert (memory.filled, memory.memory_index, memory.fill_cycles, len(memory)) == (True, 1, 1, 2)
+    memory.add_samples(x=torch.full((2,), 9.0))  # still usable after close
+    assert memory.tensors["x"][1, :, 0].tolist() == [9.0, 9.0]

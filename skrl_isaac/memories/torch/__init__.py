@@ -1,8 +1,4 @@
-"""Memories: ``Memory`` base and ``RandomMemory``.
-
-Loaded on first use, so that the torch-free modules of this package (``csv_io``, ``csv_process``)
-import without torch.
-"""
+"""Memories: ``Memory`` base and ``RandomMemory``. Loaded on first use."""
 
 from skrl_isaac._lazy import lazy_attributes
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from skrl_isaac.memories.torch.writer import ExportWriter
+from skrl_isaac.dumps.exporter import MemoryExporter, load_tensors, save_tensors
 from skrl_isaac.utils.spaces import flatten_size
 
 EXPORT_FORMATS = ("pt", "np", "csv")
@@ -23,7 +23,8 @@ class Memory:
     :param memory_size: number of environment steps the memory holds (``>= 1``)
     :param num_envs: number of parallel environments (``>= 1``)
     :param device: device on which the tensors live (the environment's device)
-    :param export: export the memory to a file at each fill cycle, before data is overwritten
+    :param export: export the memory to a file at each fill cycle, before data is overwritten (by
+        :attr:`exporter`, a :class:`~skrl_isaac.dumps.exporter.MemoryExporter`; None without export)
     :param export_format: ``"pt"`` (PyTorch), ``"np"`` (NumPy ``.npz``) or ``"csv"``
     :param export_directory: folder of the exported files (``""`` -> ``"memory"``)
     """
@@ -52,10 +53,9 @@ class Memory:
         self.fill_cycles = 0
         self.tensors: dict[str, torch.Tensor] = {}
         self._views: dict[str, torch.Tensor] = {}
-        # export (skrl_isaac.memories.torch.export): background writer, per-instance file prefix
-        self._export_writer: ExportWriter | None = None
+        # the dump files of each fill cycle (skrl_isaac.dumps), written off the training thread
+        self.exporter: MemoryExporter | None = MemoryExporter(self.export_directory, export_format) if export else None
         self._exported_cycles = 0
-        self._export_prefix: str | None = None
 
     # -- allocation ---------------------------------------------------------------------------
     def create_tensor(self, name: str, size: Any, dtype: torch.dtype | None = None) -> bool:
@@ -119,8 +119,8 @@ class Memory:
         """
         if not tensors:
             raise ValueError("add_samples() needs at least one tensor, e.g. add_samples(states=...)")
-        if self._export_writer is not None and self._export_writer.failed:
-            self._export_writer.raise_if_failed()  # a background export failed: say so once
+        if self.exporter is not None and self.exporter.failed:
+            self.exporter.raise_if_failed()  # a background export failed: say so once
         if self.filled and self.memory_index == 0:
             self._before_overwrite()
         for name, value in tensors.items():
@@ -141,17 +141,13 @@ class Memory:
         its ``returns`` and ``advantages`` into the memory in the update that follows the fill), so
         a dump holds a cycle as the agent learned from it. :meth:`close` exports the last cycle.
         The only device -> host copy of an export happens here; the file is written by a
-        background thread (see :mod:`skrl_isaac.memories.torch.writer`).
+        background thread (see :class:`skrl_isaac.dumps.exporter.MemoryExporter`).
         """
         self._export_completed_cycle()
 
     def _export_completed_cycle(self) -> None:
-        if self.export and self._exported_cycles < self.fill_cycles:
-            from skrl_isaac.memories.torch.export import export_fill
-
-            if self._export_writer is None:
-                self._export_writer = ExportWriter()
-            export_fill(self)
+        if self.exporter is not None and self._exported_cycles < self.fill_cycles:
+            self.exporter.export(self.tensors, self.fill_cycles)
             self._exported_cycles = self.fill_cycles
 
     # -- sampling -----------------------------------------------------------------------------
@@ -191,27 +187,25 @@ class Memory:
             raise ValueError(f"mini_batches must be in [1, {total}] (stored transitions), got {mini_batches}")
         return total
 
-    # -- export / import (see skrl_isaac.memories.torch.export) -------------------------------
+    # -- export / import (see skrl_isaac.dumps) ------------------------------------------------
     def save(self, directory: str = "", format: str = "pt") -> str:
-        """Write the memory's tensors to a file in ``directory``; return its path."""
-        from skrl_isaac.memories.torch.export import save_memory
-
-        return save_memory(self, directory or self.export_directory, format)
+        """Write the stored steps to a file in ``directory`` now (``memory_index`` steps of a memory not
+        yet full, all ``memory_size`` of a full one, in storage order); return its path."""
+        if self.exporter is not None:
+            self.exporter.raise_if_failed()
+        return save_tensors(self.tensors, len(self), directory or self.export_directory, format, self.fill_cycles)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Read a file written by :meth:`save` (any format) back into the tensors, exactly."""
-        from skrl_isaac.memories.torch.export import load_memory
-
-        load_memory(self, path)
-
-    def _raise_export_error(self) -> None:
-        """Raise a failed background export (once), if any."""
-        if self._export_writer is not None:
-            self._export_writer.raise_if_failed()
+        """Read a file written by :meth:`save` (any format) back into the tensors, exactly. A dump of
+        ``memory_size`` steps leaves ``filled=True, memory_index=0``; a shorter one ``filled=False,
+        memory_index=steps``."""
+        steps = load_tensors(path, self.tensors)
+        self.filled = steps == self.memory_size
+        self.memory_index = 0 if self.filled else steps
 
     def close(self) -> None:
         """Export the last full cycle, wait for pending exports (all files complete on return); raise a failed one."""
         if self.filled and self.memory_index == 0:
             self._export_completed_cycle()
-        if self._export_writer is not None:
-            self._export_writer.close()
+        if self.exporter is not None:
+            self.exporter.close()

@@ -5,17 +5,15 @@ on; the worker writes the file. At most ``max_pending`` snapshots are alive at o
 written included): beyond that, :meth:`ExportWriter.submit` blocks, so a slow disk slows training
 down instead of growing memory without bound. A failed write is kept and raised once, as a
 :class:`MemoryExportError` naming the file and the OS error, by the next :meth:`raise_if_failed`
-(the memory calls it in ``add_samples``, ``save`` and ``close``).
+(the memory's exporter calls it in ``add_samples``, ``save`` and ``close``).
 
-csv dumps are formatted and written by a low-priority child process (:mod:`csv_process`; the
+csv dumps are formatted and written by a low-priority child process (:mod:`skrl_isaac.dumps.csv_child`; the
 worker thread hands each one over and waits for it), so their text formatting takes neither the
 training process's GIL nor CPU the loop wants. ``CSV_CHILD = False`` (or a writer built with
 ``csv_child=False``) writes them on the worker thread instead.
 
 On a machine kept busy by other processes (several seeds trained side by side, say) an idle-priority
-child may get too little CPU to keep up, and waiting for it would stall training. (With 2 and 4
-busy processes beside a 256-env PPO run on the 2-core test machine it still kept up: training slows
-down too.) So a submit that finds every slot still taken for ``starved_after`` seconds writes that
+child may get too little CPU to keep up, and waiting for it would stall training. So a submit that finds every slot still taken for ``starved_after`` seconds writes that
 dump itself, on the calling thread and at its priority, and goes on doing so, without waiting,
 while the slots stay taken; the child catches up in the background.
 """
@@ -29,7 +27,8 @@ import threading
 import weakref
 from typing import Any, Callable
 
-from skrl_isaac.memories.torch import csv_process
+from skrl_isaac.dumps.csv_child import CsvProcess
+from skrl_isaac.dumps.csv_child import shared as shared_csv_process
 
 CSV_CHILD = True  # csv dumps: written by a low-priority child process (False: on the worker thread)
 STARVED_AFTER = 0.25  # seconds a submit waits for a slot before writing its dump itself (when it can)
@@ -45,7 +44,7 @@ class ExportWriter:
 
     :param max_pending: snapshots alive at once, the one being written included (``>= 1``)
     :param csv_child: write csv dumps through the low-priority child process
-        (:attr:`csv_process`, :func:`csv_process.shared`); default :data:`CSV_CHILD`
+        (:attr:`csv_process`, :func:`skrl_isaac.dumps.csv_child.shared`); default :data:`CSV_CHILD`
     :param starved_after: seconds a submit with a ``write_now_fn`` waits for a free slot before it
         writes the dump itself (default :data:`STARVED_AFTER`)
     """
@@ -67,7 +66,7 @@ class ExportWriter:
         self._thread: threading.Thread | None = None
         self.failed = False  # plain attribute: cheap to poll on the hot path
         use_child = CSV_CHILD if csv_child is None else csv_child
-        self.csv_process: csv_process.CsvProcess | None = csv_process.shared() if use_child else None
+        self.csv_process: CsvProcess | None = shared_csv_process() if use_child else None
         _LIVE_WRITERS.add(self)
 
     # -- producer side ------------------------------------------------------------------------

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from skrl_isaac.dumps import exporter as exporter_mod
+from skrl_isaac.dumps import writer as writer_mod
+from skrl_isaac.dumps.formats import DumpError, load_dump
+from skrl_isaac.dumps.writer import MemoryExportError
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.memories.torch import export as export_mod
-from skrl_isaac.memories.torch import writer as writer_mod
-from skrl_isaac.memories.torch.export import DumpError, load_dump
-from skrl_isaac.memories.torch.writer import MemoryExportError
 
 FORMATS = ["pt", "np", "csv"]
 EXT = {"pt": ".pt", "np": ".npz", "csv": ".csv"}
@@ -175,8 +175,8 @@ def test_no_host_access_between_fills(device, tmp_path, monkeypatch):
 
 def test_snapshot_is_taken_before_the_first_overwrite(tmp_path, monkeypatch):
     gate = threading.Event()
-    real = export_mod.write_dump
-    monkeypatch.setattr(export_mod, "write_dump", lambda *a: (gate.wait(5), real(*a)))
+    real = exporter_mod.write_dump
+    monkeypatch.setattr(exporter_mod, "write_dump", lambda *a: (gate.wait(5), real(*a)))
     memory = make_memory("cpu", 2, 1, str(tmp_path), "pt")
     for step in range(3):  # fill (export queued, writer blocked), then overwrite step 0
         add_step(memory, step)
@@ -188,8 +188,8 @@ def test_snapshot_is_taken_before_the_first_overwrite(tmp_path, monkeypatch):
 
 # -- background writer ------------------------------------------------------------------------
 def test_close_waits_for_every_pending_write(tmp_path, monkeypatch):
-    real = export_mod.write_dump
-    monkeypatch.setattr(export_mod, "write_dump", lambda *a: (time.sleep(0.02), real(*a)))
+    real = exporter_mod.write_dump
+    monkeypatch.setattr(exporter_mod, "write_dump", lambda *a: (time.sleep(0.02), real(*a)))
     memory = make_memory("cpu", 2, 4, str(tmp_path), "csv")
     for step in range(2 * 12):
         add_step(memory, step)
@@ -203,8 +203,8 @@ def test_close_waits_for_every_pending_write(tmp_path, monkeypatch):
 
 def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
     gate = threading.Event()
-    real = export_mod.write_dump
-    monkeypatch.setattr(export_mod, "write_dump", lambda *a: (gate.wait(10), real(*a)))
+    real = exporter_mod.write_dump
+    monkeypatch.setattr(exporter_mod, "write_dump", lambda *a: (gate.wait(10), real(*a)))
     memory = make_memory("cpu", 1, 1, str(tmp_path), "pt")
     add_step(memory, 0)  # fills cycle 1 (exported before the next write)
     add_step(memory, 1)  # snapshot 1: being written (blocked)
@@ -222,12 +222,12 @@ def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
 
 def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch):
     # csv on the writer's own thread, so the fault injected here (os.fsync) reaches the write
-    # (the child-process path has its own failure tests in test_csv_process.py)
+    # (the child-process path has its own failure tests in test_csv_child.py)
     monkeypatch.setattr(writer_mod, "CSV_CHILD", False)
     memory = make_memory("cpu", 2, 2, str(tmp_path), "csv")
     for step in range(3):  # fills cycle 1; the next write exports it
         add_step(memory, step)
-    memory._export_writer.wait()
+    memory.exporter.writer.wait()
     (first,) = dumps(tmp_path)
     content = open(first).read()
 
@@ -238,7 +238,7 @@ def test_failed_write_raises_once_and_keeps_earlier_files(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "fsync", disk_full)
     for step in range(3, 5):
         add_step(memory, step)  # fills cycle 2, whose export then fails in the background
-    memory._export_writer.wait()
+    memory.exporter.writer.wait()
     monkeypatch.setattr(os, "fsync", real_fsync)
     with pytest.raises(MemoryExportError) as info:
         add_step(memory, 5)
@@ -349,6 +349,11 @@ def test_load_refuses_files_that_are_not_dumps(tmp_path):
             memory.load(tmp_path / name)
     with pytest.raises(FileNotFoundError):
         memory.load(tmp_path / "missing.pt")
+    # a cell that is not a number, in a column parsed as the memory's float dtype: named, nothing loaded
+    (tmp_path / "g.csv").write_text("step,env,done.0,states.0,states.1,states.2\n0,0,1,0.5,1.5,2.5\n0,1,0,0.5,x,2.5\n")
+    with pytest.raises(DumpError, match=r"line 3 \(data row 2\), column 'states.1': 'x'"):
+        memory.load(tmp_path / "g.csv")
+    assert not memory.filled and memory.memory_index == 0 and not memory.tensors["states"].any()
 
 
 def test_pt_dump_is_a_plain_dict_and_csv_reads_with_pandas(tmp_path):
@@ -359,10 +364,16 @@ def test_pt_dump_is_a_plain_dict_and_csv_reads_with_pandas(tmp_path):
     assert set(pt) == {"states", "done"} and pt["states"].device.type == "cpu" and pt["done"].dtype == torch.bool
     npz = np.load(memory.save(str(tmp_path), "np"))
     assert set(npz.files) == {"states", "done"} and npz["states"].shape == (2, 3, 3)
+    for name in ("states", "done"):  # the live memory's values, as they are
+        assert same(pt[name], memory.tensors[name]) and np.array_equal(npz[name], memory.tensors[name].numpy())
     df = pd.read_csv(memory.save(str(tmp_path), "csv"))
     assert list(df.columns) == ["step", "env", "done.0", "states.0", "states.1", "states.2"]
     assert len(df) == 6 and df["step"].tolist() == [0, 0, 0, 1, 1, 1] and df["env"].tolist() == [0, 1, 2] * 2
-    assert set(df["done.0"]) <= {0, 1}
+    # each row is (step, env) of the live memory: booleans as 0/1, floats that read back to the same float32
+    done = memory.tensors["done"].reshape(6, 1)
+    states = memory.tensors["states"].reshape(6, 3)
+    assert df["done.0"].dtype.kind == "i" and df["done.0"].tolist() == done[:, 0].long().tolist()
+    assert same(torch.from_numpy(df[["states.0", "states.1", "states.2"]].to_numpy(np.float32, copy=True)), states)
 
 
 def test_csv_and_np_refuse_bfloat16_but_pt_keeps_it(tmp_path):

@@ -1,4 +1,4 @@
-"""csv memory exports written by the low-priority child process (skrl_isaac.memories.torch.csv_process)."""
+"""csv memory exports written by the low-priority child process (skrl_isaac.dumps.csv_child)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from conftest import python_env
-from skrl_isaac.memories.torch import csv_process
-from skrl_isaac.memories.torch.export import load_dump
-from skrl_isaac.memories.torch.writer import MemoryExportError
+from skrl_isaac.dumps import csv_child
+from skrl_isaac.dumps.formats import load_dump
+from skrl_isaac.dumps.writer import MemoryExportError
 
 from test_export import add_step, dumps, make_memory
 
@@ -28,8 +28,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def child(monkeypatch):
     """A fresh shared csv child for this test (closed after it), so a test that kills it leaves
     the other tests theirs."""
-    fresh = csv_process.CsvProcess()
-    monkeypatch.setattr(csv_process, "_SHARED", fresh)
+    fresh = csv_child.CsvProcess()
+    monkeypatch.setattr(csv_child, "_SHARED", fresh)
     yield fresh
     fresh.close()
 
@@ -39,7 +39,7 @@ def test_dumps_are_written_by_an_idle_child_and_equal_the_in_thread_files(tmp_pa
     for step in range(4):  # cycle 1 (exported at step 2's write) and cycle 2 (exported by close)
         add_step(memory, step)
     memory.close()
-    assert memory._export_writer.csv_process is child
+    assert memory.exporter.writer.csv_process is child
     assert child.pid is not None and child.pid != os.getpid()
     if hasattr(os, "sched_getscheduler") and hasattr(os, "SCHED_IDLE"):
         assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
@@ -51,13 +51,13 @@ def test_dumps_are_written_by_an_idle_child_and_equal_the_in_thread_files(tmp_pa
                                   np.float32([[2.0, 2.01, 2.02], [3.0, 3.01, 3.02]]))
     # byte for byte what the same memory gives when written in this process
     here = tmp_path / "here.csv"
-    csv_process.write_csv_file(str(here), {k: memory.tensors[k].numpy() for k in memory.get_tensor_names()})
+    csv_child.write_csv_file(str(here), {k: memory.tensors[k].numpy() for k in memory.get_tensor_names()})
     assert open(written[-1], "rb").read() == here.read_bytes()
     assert not child.in_process
 
 
 def test_the_child_imports_no_torch():
-    code = ("import sys, skrl_isaac.memories.torch.csv_process; "
+    code = ("import sys, skrl_isaac.dumps.csv_child; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     env = python_env(REPO)
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
@@ -68,13 +68,13 @@ def test_a_failed_write_in_the_child_raises_once_with_the_file_and_the_reason(tm
     memory = make_memory("cpu", 2, 2, str(folder), "csv")
     for step in range(3):  # cycle 1 exported
         add_step(memory, step)
-    memory._export_writer.wait()
+    memory.exporter.writer.wait()
     (first,) = dumps(folder)
     folder.rename(tmp_path / "moved")
     folder.write_text("a file where the export folder was")
     for step in range(3, 5):  # cycle 2's export fails in the child
         add_step(memory, step)
-    memory._export_writer.wait()
+    memory.exporter.writer.wait()
     with pytest.raises(MemoryExportError) as info:
         add_step(memory, 5)
     assert "memory_00000002.csv" in str(info.value) and "[Errno" in str(info.value)
@@ -92,7 +92,7 @@ def test_a_dead_child_is_reported_once_and_no_dump_is_lost(tmp_path, child, capl
     memory = make_memory("cpu", 2, 2, str(tmp_path), "csv")
     for step in range(3):
         add_step(memory, step)
-    memory._export_writer.wait()
+    memory.exporter.writer.wait()
     os.kill(child.pid, signal.SIGKILL)
     with caplog.at_level(logging.WARNING, logger="skrl_isaac"):
         for step in range(3, 9):  # cycles 2, 3 and 4, written in this process
@@ -109,8 +109,8 @@ def test_the_child_finishes_what_it_was_sent_when_the_trainer_dies(tmp_path):
     path = tmp_path / "memory_00000001.csv"
     script = textwrap.dedent(f"""
         import os, pickle, numpy as np
-        from skrl_isaac.memories.torch import csv_process
-        child = csv_process.shared()
+        from skrl_isaac.dumps import csv_child
+        child = csv_child.shared()
         child.start()
         arrays = {{"states": np.arange(24, dtype=np.float32).reshape(4, 2, 3)}}
         pickle.dump(({str(path)!r}, arrays, "numpy"), child._proc.stdin)
@@ -127,14 +127,14 @@ def test_the_child_finishes_what_it_was_sent_when_the_trainer_dies(tmp_path):
 
 
 def test_in_process_writing_can_be_chosen(tmp_path, monkeypatch, child):
-    from skrl_isaac.memories.torch import writer
+    from skrl_isaac.dumps import writer
 
     monkeypatch.setattr(writer, "CSV_CHILD", False)
     memory = make_memory("cpu", 1, 1, str(tmp_path), "csv")
     for step in range(2):
         add_step(memory, step)
     memory.close()
-    assert memory._export_writer.csv_process is None and child.pid is None
+    assert memory.exporter.writer.csv_process is None and child.pid is None
     assert len(dumps(tmp_path)) == 2
 
 
@@ -142,7 +142,7 @@ def test_a_child_that_cannot_start_means_in_process_writes(tmp_path, child, monk
     def no_processes(*args, **kwargs):
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(csv_process.subprocess, "Popen", no_processes)
+    monkeypatch.setattr(csv_child.subprocess, "Popen", no_processes)
     memory = make_memory("cpu", 1, 2, str(tmp_path), "csv")
     with caplog.at_level(logging.WARNING, logger="skrl_isaac"):
         for step in range(3):
@@ -156,7 +156,7 @@ def test_a_child_that_cannot_start_means_in_process_writes(tmp_path, child, monk
 
 
 def test_a_starved_child_does_not_stall_training(tmp_path, child, monkeypatch, caplog):
-    from skrl_isaac.memories.torch import writer
+    from skrl_isaac.dumps import writer
 
     monkeypatch.setattr(writer, "STARVED_AFTER", 0.2)
     child.start()
@@ -172,7 +172,7 @@ def test_a_starved_child_does_not_stall_training(tmp_path, child, monkeypatch, c
             assert not loop.is_alive(), "training stalled behind the starved csv child"
         # cycles 1 and 2 hold the two slots (sent to the stopped child); 3 waited 0.2 s once and was
         # written here, as were 4 and 5 without waiting
-        assert memory._export_writer.written_now == 3
+        assert memory.exporter.writer.written_now == 3
         assert elapsed < 3.0
         here = [p for p in dumps(tmp_path) if p.endswith(("00000003.csv", "00000004.csv", "00000005.csv"))]
         assert len(here) == 3
@@ -190,7 +190,7 @@ def test_a_starved_child_does_not_stall_training(tmp_path, child, monkeypatch, c
 
 @pytest.mark.parametrize("bad", [-0.1, float("nan")])
 def test_starved_after_must_be_a_non_negative_number_of_seconds(bad):
-    from skrl_isaac.memories.torch.writer import ExportWriter
+    from skrl_isaac.dumps.writer import ExportWriter
 
     with pytest.raises(ValueError, match="starved_after must be a number of seconds >= 0"):
         ExportWriter(starved_after=bad)

@@ -1,4 +1,4 @@
-"""``python -m skrl_isaac.memories`` / ``skrl-isaac memory``: the memory-dump tools.
+"""``skrl-isaac memory`` / ``python -m skrl_isaac.dumps``: the memory-dump tools.
 
     skrl-isaac memory inspect <file> [--env N] [--rows K]                  summarize a dump (.pt / .npz / .csv)
     skrl-isaac memory convert <file or folder>... --to {pt,np,csv}         convert dumps after a run
@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from skrl_isaac.memories.torch.export import EXTENSIONS, DumpError
+from skrl_isaac.dumps.formats import EXTENSIONS, DumpError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from skrl_isaac.memories.inspection import inspect_dump
+    from skrl_isaac.dumps.inspection import inspect_dump
 
     try:
         report = inspect_dump(args.file, env=args.env, rows=args.rows)
@@ -53,7 +53,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from skrl_isaac.memories.conversion import convert_dumps, plan_conversions
+    from skrl_isaac.dumps.conversion import convert_dumps, plan_conversions
 
     try:
         plan = plan_conversions(args.paths, args.to, output=args.output, force=args.force)
@@ -66,7 +66,7 @@ def _convert(args: argparse.Namespace) -> int:
     print(f"converted {len(done)} of {len(plan)} dump(s) to {args.to} ({size / 1e6:.1f} MB) in "
           + ", ".join(folders[:3]) + (f" and {len(folders) - 3} more folders" if len(folders) > 3 else ""))
     for conversion, exc in failed:
-        print(f"error: {conversion.source}: {exc}", file=sys.stderr)
+        print(f"error: {conversion.source}: {exc.reason if isinstance(exc, DumpError) else exc}", file=sys.stderr)
     return 1 if failed else 0
 
 

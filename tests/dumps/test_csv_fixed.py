@@ -13,14 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from skrl_isaac.memories.torch import RandomMemory, csv_fixed, csv_io
+from skrl_isaac.dumps import csv_text
+from skrl_isaac.memories.torch import RandomMemory
 
 FINITE_32 = st.floats(width=32, allow_nan=False, allow_infinity=False, allow_subnormal=True)
 
 
-def cells(arrays: dict[str, np.ndarray], writer: csv_fixed.FixedWidthCsv | None = None) -> list[list[str]]:
+def cells(arrays: dict[str, np.ndarray], writer: csv_text.FixedWidthCsv | None = None) -> list[list[str]]:
     out = io.BytesIO()
-    (writer or csv_fixed.FixedWidthCsv()).write(out.write, arrays)
+    (writer or csv_text.FixedWidthCsv()).write(out.write, arrays)
     text = out.getvalue().decode("ascii")
     assert text.endswith("\n")
     return [line.split(",") for line in text[:-1].split("\n")]
@@ -54,7 +55,7 @@ def test_every_value_is_c_printf_plus_8e_and_reads_back_bit_exactly():
     assert np.array_equal(back.view(np.uint32), values.view(np.uint32))
 
 
-WRITER = csv_fixed.FixedWidthCsv()  # one writer for every example: its scratch arrays must not leak between dumps
+WRITER = csv_text.FixedWidthCsv()  # one writer for every example: its scratch arrays must not leak between dumps
 
 
 @settings(max_examples=80, deadline=None)
@@ -68,15 +69,15 @@ def test_rows_read_back_exactly_whatever_the_shapes_and_chunks(data, steps, envs
         elements = (st.booleans() if dtype == np.bool_ else
                     st.floats(width=16, allow_nan=False, allow_infinity=False) if dtype == np.float16 else FINITE_32)
         arrays[name] = data.draw(hnp.arrays(dtype, (steps, envs, data.draw(st.integers(1, 4))), elements=elements))
-    old, csv_fixed.CHUNK_VALUES = csv_fixed.CHUNK_VALUES, chunk
+    old, csv_text.CHUNK_VALUES = csv_text.CHUNK_VALUES, chunk
     try:
         rows = cells(arrays, WRITER)
     finally:
-        csv_fixed.CHUNK_VALUES = old
+        csv_text.CHUNK_VALUES = old
     assert len({sum(map(len, row)) for row in rows}) == 1  # every row has the same length
     assert [row[:2] for row in rows] == [[f"{s:0{len(str(steps - 1))}d}", f"{e:0{len(str(envs - 1))}d}"]
                                          for s in range(steps) for e in range(envs)]
-    header = ",".join(csv_io.csv_columns(arrays)) + "\n"
+    header = ",".join(csv_text.csv_columns(arrays)) + "\n"
     df = pd.read_csv(io.StringIO(header + "\n".join(",".join(row) for row in rows) + "\n"), dtype=np.float64)
     for name, a in arrays.items():
         back = df[[f"{name}.{i}" for i in range(a.shape[-1])]].to_numpy().astype(a.dtype).reshape(a.shape)
@@ -97,35 +98,35 @@ def test_layout_booleans_and_zero_padding():
 
 def test_fits_takes_finite_float32_float16_and_bool_only():
     ok = {"a": np.zeros((1, 1, 2), np.float32), "b": np.zeros((1, 1, 1), np.float16), "c": np.zeros((1, 1, 1), bool)}
-    assert csv_fixed.fits(ok)
+    assert csv_text.fits(ok)
     for bad in (np.float32(np.nan), np.float32(-np.inf), np.float16(np.inf)):
-        assert not csv_fixed.fits({**ok, "x": np.full((1, 1, 1), bad)})
+        assert not csv_text.fits({**ok, "x": np.full((1, 1, 1), bad)})
     for dtype in (np.float64, np.int64, np.int32, np.uint8):
-        assert not csv_fixed.fits({**ok, "x": np.zeros((1, 1, 1), dtype)})
+        assert not csv_text.fits({**ok, "x": np.zeros((1, 1, 1), dtype)})
 
 
 def test_forcing_the_fixed_engine_on_other_dumps_names_the_problem(monkeypatch):
     with pytest.raises(ValueError, match=r"float32, float16 and bool .*\{'x': 'dtype float64'\}; use engine='polars' or 'numpy'"):
-        csv_io.write_csv(io.BytesIO(), {"x": np.zeros((1, 1, 1), np.float64), "ok": np.zeros((1, 1, 1), bool)}, "fixed")
-    monkeypatch.setattr(csv_io, "CSV_ENGINE", "fixed")
+        csv_text.write_csv(io.BytesIO(), {"x": np.zeros((1, 1, 1), np.float64), "ok": np.zeros((1, 1, 1), bool)}, "fixed")
+    monkeypatch.setattr(csv_text, "CSV_ENGINE", "fixed")
     with pytest.raises(ValueError, match=r"\{'x': 'NaN/inf values'\}"):
-        csv_io.write_csv(io.BytesIO(), {"x": np.full((1, 1, 1), np.nan, np.float32)})
+        csv_text.write_csv(io.BytesIO(), {"x": np.full((1, 1, 1), np.nan, np.float32)})
 
 
 def test_text_and_binary_files_get_the_same_bytes():
     arrays = {"x": np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 2, 2), "d": np.ones((3, 2, 1), bool)}
     text, binary = io.StringIO(), io.BytesIO()
-    csv_io.write_csv(text, arrays, "fixed")
-    csv_io.write_csv(binary, arrays, "fixed")
+    csv_text.write_csv(text, arrays, "fixed")
+    csv_text.write_csv(binary, arrays, "fixed")
     assert text.getvalue().encode("ascii") == binary.getvalue()
     assert binary.getvalue().startswith(b"step,env,x.0,x.1,d.0\n0,0,-3.00000000e+00,")
 
 
 @pytest.mark.parametrize("csv_child", [True, False])
 def test_a_ppo_like_export_is_written_fixed_and_loads_back_exactly(tmp_path, monkeypatch, csv_child):
-    from skrl_isaac.memories.torch import writer
+    from skrl_isaac.dumps import writer
 
-    monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
+    monkeypatch.setattr(csv_text, "CSV_ENGINE", None)
     monkeypatch.setattr(writer, "CSV_CHILD", csv_child)
     g = torch.Generator().manual_seed(0)
     memory = RandomMemory(memory_size=3, num_envs=11, export=True, export_format="csv", export_directory=str(tmp_path))

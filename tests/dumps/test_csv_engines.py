@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from skrl_isaac.dumps import csv_text
+from skrl_isaac.dumps import exporter as exporter_mod
+from skrl_isaac.dumps import formats as formats_mod
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.memories.torch import csv_io
-from skrl_isaac.memories.torch import export as export_mod
 
 pytest.importorskip("polars")
 
@@ -27,7 +28,7 @@ BITS = {np.dtype(np.float16): np.int16, np.dtype(np.float32): np.int32, np.dtype
 
 def write(arrays: dict[str, np.ndarray], engine: str) -> bytes:
     buf = io.BytesIO()
-    csv_io.write_csv(buf, arrays, engine)
+    csv_text.write_csv(buf, arrays, engine)
     return buf.getvalue()
 
 
@@ -117,7 +118,7 @@ def test_header_and_rows_layout(engine):
 def test_text_and_binary_files_get_the_same_bytes(engine):
     arrays = specials()
     text = io.StringIO()
-    csv_io.write_csv(text, _equal_steps(arrays), engine)
+    csv_text.write_csv(text, _equal_steps(arrays), engine)
     assert text.getvalue().encode("ascii") == write(_equal_steps(arrays), engine)
 
 
@@ -136,7 +137,7 @@ def test_special_values_read_back_exactly_with_plain_pandas(engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_special_values_load_back_exactly_into_a_memory(engine, tmp_path, monkeypatch):
-    monkeypatch.setattr(csv_io, "CSV_ENGINE", engine)
+    monkeypatch.setattr(csv_text, "CSV_ENGINE", engine)
     arrays = _equal_steps(specials())
     steps = next(iter(arrays.values())).shape[0]
     memory = RandomMemory(memory_size=steps, num_envs=1)
@@ -171,11 +172,11 @@ def test_both_engines_parse_to_identical_values(arrays):
             f.write(data)
         try:
             dtypes = {n: np.float64 for n, a in arrays.items() if a.dtype.kind == "f"}
-            back = export_mod.read_dump(path, dtypes)
+            back = formats_mod.read_dump(path, dtypes)
         finally:
             os.unlink(path)
         for name, a in arrays.items():
-            value, why = export_mod._cast_exact(back[name], a.dtype)
+            value, why = exporter_mod._cast_exact(back[name], a.dtype)
             assert not why and same_bits(value, a), (engine, name, why)
 
 
@@ -186,7 +187,7 @@ def test_memory_round_trip_with_each_engine(engine, arrays, monkeypatch, tmp_pat
     arrays = {k: v for k, v in arrays.items() if v.dtype != np.float16}  # float16 memories: covered above
     if not arrays:
         return
-    monkeypatch.setattr(csv_io, "CSV_ENGINE", engine)
+    monkeypatch.setattr(csv_text, "CSV_ENGINE", engine)
     steps, envs = next(iter(arrays.values())).shape[:2]
     folder = str(tmp_path_factory.mktemp("csv"))
     memory = RandomMemory(memory_size=steps, num_envs=envs, export=True, export_format="csv", export_directory=folder)
@@ -206,16 +207,16 @@ def test_memory_round_trip_with_each_engine(engine, arrays, monkeypatch, tmp_pat
 
 # -- engine choice ----------------------------------------------------------------------------
 def test_default_engine_is_fixed_then_polars_when_installed_then_numpy(monkeypatch):
-    monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
+    monkeypatch.setattr(csv_text, "CSV_ENGINE", None)
     finite = {"x": np.array([[[0.5, -0.0]]], dtype=np.float32), "done": np.array([[[True]]])}
     other = {"x": np.array([[[0.5, np.nan]]], dtype=np.float32)}
-    assert csv_io.csv_engine(finite) == "fixed"
-    assert csv_io.csv_engine(other) == csv_io.csv_engine() == "polars"
+    assert csv_text.csv_engine(finite) == "fixed"
+    assert csv_text.csv_engine(other) == csv_text.csv_engine() == "polars"
     assert write(finite, None) == write(finite, "fixed")
     assert write(other, None) == write(other, "polars")
-    monkeypatch.setattr(csv_io, "_POLARS", None)  # as if polars were not installed
-    assert csv_io.csv_engine(finite) == "fixed"
-    assert csv_io.csv_engine(other) == csv_io.csv_engine() == "numpy"
+    monkeypatch.setattr(csv_text, "_POLARS", None)  # as if polars were not installed
+    assert csv_text.csv_engine(finite) == "fixed"
+    assert csv_text.csv_engine(other) == csv_text.csv_engine() == "numpy"
     assert write(other, None) == write(other, "numpy")
     with pytest.raises(ImportError, match="pip install polars"):
         write(other, "polars")
@@ -224,8 +225,8 @@ def test_default_engine_is_fixed_then_polars_when_installed_then_numpy(monkeypat
 
 
 def test_export_without_polars_uses_the_numpy_engine(monkeypatch, tmp_path):
-    monkeypatch.setattr(csv_io, "CSV_ENGINE", None)
-    monkeypatch.setattr(csv_io, "_POLARS", None)
+    monkeypatch.setattr(csv_text, "CSV_ENGINE", None)
+    monkeypatch.setattr(csv_text, "_POLARS", None)
     memory = RandomMemory(memory_size=2, num_envs=2, export=True, export_format="csv", export_directory=str(tmp_path))
     memory.create_tensor("x", 2, torch.float32)
     values = torch.tensor([[[0.1, -0.0], [1e-45, 3.0]], [[float("nan"), float("inf")], [-1.0, 2.0]]])

@@ -1,4 +1,4 @@
-"""``python -m skrl_isaac.memories inspect``: summaries and env rows of dumps of every format."""
+"""``skrl-isaac memory inspect``: summaries and env rows of dumps of every format."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from conftest import python_env
-from skrl_isaac.memories.cli import main
-from skrl_isaac.memories.inspection import inspect_dump
+from skrl_isaac.dumps.cli import main
+from skrl_isaac.dumps.formats import DumpError, load_dump
+from skrl_isaac.dumps.inspection import inspect_dump
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.memories.torch.export import DumpError, load_dump
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -100,3 +100,23 @@ def test_cli_module_entry_point(dumps):
                            "--env", "0"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "4 steps x 3 envs" in done.stdout and "rows of env 0 (4 shown)" in done.stdout
+
+
+@pytest.mark.parametrize("spoil, why", [
+    (lambda line: line.rsplit(",", 1)[0] + ",abc", "column 'terminated.0': 'abc'"),  # a non-numeric cell
+    (lambda line: line.rsplit(",", 1)[0], "column 'terminated.0': empty or missing"),  # a truncated row
+    (lambda line: line.rsplit(",", 2)[0] + ",,", "column 'states.1': empty or missing"),  # empty cells
+])
+def test_unparseable_cells_are_reported_with_file_row_and_column(dumps, tmp_path, capsys, spoil, why):
+    with open(dumps["csv"]) as f:
+        lines = f.read().splitlines()
+    lines[5] = spoil(lines[5])  # file line 6, data row 5: step 1, env 1
+    path = tmp_path / "spoiled.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DumpError, match="not a memory dump"):
+        load_dump(path)
+    assert main(["inspect", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no statistics of a misread file
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("error: ") and str(path) in line and "line 6 (data row 5)" in line and why in line

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from conftest import python_env
 from skrl_isaac.cli.main import main as skrl_isaac_main
-from skrl_isaac.memories.cli import main
-from skrl_isaac.memories.conversion import Conversion, convert_dump, convert_dumps, plan_conversions
+from skrl_isaac.dumps.cli import main
+from skrl_isaac.dumps.conversion import Conversion, convert_dump, convert_dumps, plan_conversions
+from skrl_isaac.dumps.formats import DumpError, read_dump
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.memories.torch.export import DumpError, read_dump
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -187,7 +187,7 @@ def test_the_command_line_entry_points(tmp_path):
     [npz] = exported_run(str(tmp_path / "run"), "np", cycles=1)
     assert skrl_isaac_main(["memory", "convert", npz, "--to", "pt"]) == 0
     assert os.path.exists(npz[:-4] + ".pt")
-    done = subprocess.run([sys.executable, "-m", "skrl_isaac.memories", "convert", npz[:-4] + ".pt",
+    done = subprocess.run([sys.executable, "-m", "skrl_isaac.dumps", "convert", npz[:-4] + ".pt",
                            "--to", "csv", "--output", str(tmp_path / "csv")],
                           capture_output=True, text=True, env=python_env(ROOT), timeout=120)
     assert done.returncode == 0, done.stderr
@@ -211,3 +211,40 @@ def test_a_folder_that_cannot_be_listed_is_one_of_the_problems(tmp_path, monkeyp
     monkeypatch.setattr(os, "listdir", listdir)
     with pytest.raises(ValueError, match=r"locked' cannot be listed \(Permission denied\)"):
         plan_conversions([npz, tmp_path / "locked"], "csv")
+
+
+def _spoil_csv(path: str, line: int, cells: str | None) -> None:
+    """Replace the last cell of ``line`` (0: the header) of a csv dump by ``cells``, or drop it (None)."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    head = lines[line].rsplit(",", 1)[0]
+    lines[line] = head if cells is None else f"{head},{cells}"
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def test_a_csv_with_a_non_numeric_cell_is_reported_and_the_others_are_converted(tmp_path, capsys):
+    good_first, bad, good_last = exported_run(str(tmp_path), "csv", cycles=3)
+    _spoil_csv(bad, 7, "abc")  # file line 8: data row 7 = step 1, env 2; last column: terminated.0
+    assert main(["convert", str(tmp_path), "--to", "np"]) == 1
+    captured = capsys.readouterr()
+    assert "converted 2 of 3 dump(s)" in captured.out
+    [line] = captured.err.strip().splitlines()  # one line, no traceback
+    assert line.startswith(f"error: {bad}: not a memory dump: ")
+    assert "line 8 (data row 7)" in line and "'terminated.0'" in line and "'abc'" in line
+    assert os.path.exists(good_first[:-4] + ".npz") and os.path.exists(good_last[:-4] + ".npz")
+    assert not os.path.exists(bad[:-4] + ".npz")
+    with pytest.raises(DumpError, match=r"line 8 \(data row 7\), column 'terminated.0': 'abc'"):
+        read_dump(bad)
+
+
+def test_csv_conversions_give_no_torch_warning(tmp_path):
+    [source] = exported_run(str(tmp_path), "csv", cycles=1)
+    for value in read_dump(source).values():
+        assert value.flags.writeable  # torch warns (once per process) about read-only arrays
+    for to in ("pt", "np"):  # a fresh process each: torch's warning is shown once per process
+        done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-m", "skrl_isaac.dumps", "convert",
+                               source, "--to", to], capture_output=True, text=True, env=python_env(ROOT), timeout=120)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert torch.equal(read_dump(source[:-4] + ".pt")["states"],
+                       torch.from_numpy(read_dump(source[:-4] + ".npz")["states"]))

@@ -1,16 +1,13 @@
 """CSV memory exports written by a low-priority child process. Formatting text is the one export
-step that takes real CPU (per 4096-row PPO file: ~5 ms with the ``fixed`` engine, ~13 ms with
-polars, ~50 ms with numpy's ``%``); here it runs
-outside the training process's GIL, at the lowest CPU priority (Linux ``SCHED_IDLE``, else
-``nice 19``), on the cores the loop leaves idle. On the 2-core test machine this cut the numpy
-writer's cost to the PPO loop from ~24% to ~4-11%; polars already releases the GIL, and there the
-child was no better than a thread (a machine with spare cores gains more).
+step that takes real CPU; here it runs outside the training process's GIL, at the lowest CPU
+priority (Linux ``SCHED_IDLE``, else ``nice 19``), on the cores the loop leaves idle
+(docs/memory-dumps.md has the measured cost).
 
 :class:`CsvProcess` is the parent's handle: ``write(path, arrays, engine)`` sends one dump (numpy
 arrays, pickled through a pipe) and blocks until the child has written it (atomically, fsync'ed) or
 reports why not; the caller is the export writer's background thread, never the training thread.
-The child (``python -m skrl_isaac.memories.torch.csv_process FD``) imports numpy and the csv
-engines, not torch, and exits at end of input: when the parent closes it, or dies (it first
+The child (``python -m skrl_isaac.dumps.csv_child FD``) imports numpy and the csv
+engines (:mod:`csv_text`), not torch, and exits at end of input: when the parent closes it, or dies (it first
 finishes the dumps already sent, so a crash of the trainer loses none of them).
 
 One child serves the whole training process (:func:`shared`, started on the first csv dump, ended
@@ -31,8 +28,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from skrl_isaac.memories.torch.csv_io import write_csv
-from skrl_isaac.utils.files import atomic_write
+from skrl_isaac.dumps.csv_text import write_csv_file
 from skrl_isaac.utils.processes import python_env
 
 CHILD_ENV = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -40,11 +36,6 @@ CHILD_ENV = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_TH
 
 class CsvProcessGone(RuntimeError):
     """The child process is not running (it could not start, or died)."""
-
-
-def write_csv_file(path: str, arrays: dict[str, np.ndarray], engine: str | None = None) -> None:
-    """Write ``arrays`` as a csv memory dump to ``path`` atomically (temp file, fsync, rename)."""
-    atomic_write(path, lambda f: write_csv(f, arrays, engine), mode="wb")
 
 
 class CsvProcess:
@@ -64,7 +55,7 @@ class CsvProcess:
 
     def write(self, path: str, arrays: dict[str, np.ndarray], engine: str | None = None) -> None:
         """Write ``arrays`` as csv to ``path`` (atomically, with ``engine``: None for the default of
-        :func:`csv_io.csv_engine` where the file is written) and return once it is on
+        :func:`csv_text.csv_engine` where the file is written) and return once it is on
         disk: in the child, or here if the child is gone. Raises the write's error (``OSError``
         with errno and file name where it was one)."""
         if not self.in_process:

@@ -1,0 +1,8 @@
+"""``python -m skrl_isaac.dumps {inspect,convert} ...``: the memory-dump tools (:mod:`skrl_isaac.dumps.cli`)."""
+
+import sys
+
+from skrl_isaac.dumps.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
