@@ -1,0 +1,249 @@
+"""Learning quality side by side with rl_games: our PPO and rl_games' PPO on the same embedded task.
+
+Both learners train the same task (``envs/``, same num_envs, seeds and env-step budget) with IsaacGymEnvs'
+hyper-parameters mapped the same way on both sides from our train config (``skrl_isaac/cfg/train/<Task>PPO.yaml``):
+rollouts -> horizon_length, learning_epochs -> mini_epochs, num_envs * rollouts / mini_batches -> minibatch_size,
+learning rate, KL-adaptive schedule, network sizes, reward scale, value/advantage normalization. Each run is a
+child process (ours: ``train_isaac.py``; rl_games: its ``Runner`` through :mod:`skrl_isaac.interop.rl_games`), and
+the curves come from the runs' TensorBoard files (ours: ``Reward / Total reward (mean)``; rl_games: ``rewards/step``),
+with wall time measured from each child's launch.
+
+Printed per seed and as medians: env-steps and seconds to ``--threshold``, the ratio ours / rl_games of each
+(goal <= 1.0 on the median seed), the mean return at equal env-steps and at equal wall time, and the final returns;
+one PNG per task (mean return against env-steps and against wall time, both learners).
+
+    python benchmarks/vs_rl_games.py --task Cartpole --seeds 42 1 2 --iterations 100
+    python benchmarks/vs_rl_games.py --task Ant --seeds 42 1 2 --iterations 300      # threshold 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from skrl_isaac.utils.processes import python_env  # noqa: E402
+
+THRESHOLDS = {"Ant": 3000.0, "Cartpole": 400.0, "Humanoid": 3000.0}
+OUR_TAG, RL_GAMES_TAG = "Reward / Total reward (mean)", "rewards/step"
+
+
+@dataclass
+class Curve:
+    """Mean episode return against env-steps and against seconds since the learner's process started."""
+
+    learner: str
+    seed: int
+    env_steps: np.ndarray
+    seconds: np.ndarray
+    returns: np.ndarray
+
+
+@dataclass
+class Summary:
+    learner: str
+    seed: int
+    steps_to_threshold: float | None
+    seconds_to_threshold: float | None
+    final_return: float
+    final_env_steps: int
+    final_seconds: float
+
+
+def first_crossing(x: np.ndarray, returns: np.ndarray, threshold: float) -> float | None:
+    """The first ``x`` at which ``returns`` reaches ``threshold`` (None if it never does)."""
+    hits = np.nonzero(returns >= threshold)[0]
+    return float(x[hits[0]]) if hits.size else None
+
+
+def value_at(x: np.ndarray, returns: np.ndarray, at: float) -> float:
+    """The return at ``at`` (linear interpolation; the last value beyond the curve's end)."""
+    return float(np.interp(at, x, returns))
+
+
+def summarize(curve: Curve, threshold: float) -> Summary:
+    return Summary(curve.learner, curve.seed, first_crossing(curve.env_steps, curve.returns, threshold),
+                   first_crossing(curve.seconds, curve.returns, threshold), float(curve.returns[-1]),
+                   int(curve.env_steps[-1]), float(curve.seconds[-1]))
+
+
+def read_curve(run_dir: str, tag: str, learner: str, seed: int, started: float, steps_per_point: int) -> Curve:
+    """The ``tag`` scalars under ``run_dir``: x in env-steps (the event step times ``steps_per_point``) and seconds."""
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    from skrl_isaac.curves import _event_files
+
+    points: dict[int, tuple[float, float]] = {}
+    for file in _event_files(run_dir):
+        accumulator = EventAccumulator(file, size_guidance={SCALARS: 0})
+        accumulator.Reload()
+        if tag in accumulator.Tags().get("scalars", []):
+            for event in accumulator.Scalars(tag):
+                points[int(event.step)] = (float(event.wall_time), float(event.value))
+    if not points:
+        raise RuntimeError(f"{learner} seed {seed}: no {tag!r} scalars under {run_dir}")
+    steps = np.array(sorted(points))
+    return Curve(learner, seed, steps * steps_per_point, np.array([points[s][0] - started for s in steps]),
+                 np.array([points[s][1] for s in steps]))
+
+
+def train_cfg(task: str) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(os.path.join(ROOT, "skrl_isaac", "cfg", "train", f"{task}PPO.yaml")))
+
+
+def run_ours(task: str, seed: int, num_envs: int, iterations: int, out: str) -> Curve:
+    rollouts = int(train_cfg(task)["agent"]["rollouts"])
+    name = f"ours_{task}_{seed}"
+    command = [sys.executable, os.path.join(ROOT, "train_isaac.py"), f"task={task}", f"seed={seed}",
+               f"num_envs={num_envs}", f"max_iterations={iterations}", f"experiment={name}",
+               f"write_interval={rollouts}", "checkpoint_interval=0", f"train.agent.experiment.directory={out}"]
+    return read_curve(os.path.join(out, name), OUR_TAG, "ours", seed, _run_child(command, out, name), num_envs)
+
+
+def run_rl_games(task: str, seed: int, num_envs: int, iterations: int, out: str) -> Curve:
+    name = f"rl_games_{task}_{seed}"
+    command = [sys.executable, os.path.abspath(__file__), "--rl-games-child", "--task", task, "--seeds", str(seed),
+               "--num-envs", str(num_envs), "--iterations", str(iterations), "--out", out]
+    return read_curve(os.path.join(out, name), RL_GAMES_TAG, "rl_games", seed, _run_child(command, out, name), 1)
+
+
+def _run_child(command: list[str], out: str, name: str) -> float:
+    """Run a learner's process (its output in ``<out>/<name>.log``); return the time it was launched."""
+    started = time.time()
+    with open(os.path.join(out, f"{name}.log"), "w") as log:
+        proc = subprocess.run(command, cwd=out, env=python_env(ROOT), stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed (exit code {proc.returncode}); its output: {os.path.join(out, name)}.log")
+    return started
+
+
+def rl_games_child(task: str, seed: int, num_envs: int, iterations: int, out: str) -> None:
+    """Train rl_games' PPO with our train config's hyper-parameters mapped to rl_games' keys."""
+    from rl_games.torch_runner import Runner
+
+    from skrl_isaac.interop.rl_games import float32_matmul_kept, register_rl_games_env, rl_games_ppo_config
+
+    cfg = train_cfg(task)
+    agent, policy = cfg["agent"], cfg["models"]["policy"]
+    rollouts = int(agent["rollouts"])
+    env_name = register_rl_games_env(task, num_envs=num_envs, device="cpu", seed=seed)
+    config = rl_games_ppo_config(env_name, num_envs, "cpu", name=f"rl_games_{task}_{seed}", train_dir=out,
+                                 units=tuple(policy["hiddens"]), activation=policy.get("activation", "elu"),
+                                 horizon_length=rollouts, max_epochs=iterations,
+                                 mini_epochs=int(agent["learning_epochs"]),
+                                 minibatch_size=num_envs * rollouts // int(agent["mini_batches"]),
+                                 learning_rate=float(agent["learning_rate"]), seed=seed, torch_compile=False)
+    config["params"]["config"]["reward_shaper"]["scale_value"] = float(cfg.get("rewards_scale", 1.0))
+    config["params"]["config"]["critic_coef"] = float(agent.get("value_loss_scale", 2.0))
+    with float32_matmul_kept():
+        runner = Runner()
+        runner.load(config)
+        runner.reset()
+        runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None:
+        return "n/a (not reached by " + ("both" if ours is None and theirs is None else
+                                         "ours" if ours is None else "rl_games") + ")"
+    return f"{ours / theirs:.2f}"
+
+
+def report(task: str, curves: list[Curve], threshold: float) -> list[str]:
+    """The table's lines: per seed and the medians over seeds."""
+    lines = [f"{task}: threshold {threshold:g}",
+             "seed | learner | env-steps to threshold | seconds to threshold | final return | "
+             "return at equal env-steps | return at equal wall time"]
+    seeds = sorted({c.seed for c in curves})
+    step_ratios, time_ratios = [], []
+    for seed in seeds:
+        pair = {c.learner: c for c in curves if c.seed == seed}
+        if len(pair) < 2:
+            continue
+        equal_steps = min(c.env_steps[-1] for c in pair.values())
+        equal_time = min(c.seconds[-1] for c in pair.values())
+        summaries = {k: summarize(c, threshold) for k, c in pair.items()}
+        for learner in ("ours", "rl_games"):
+            c, s = pair[learner], summaries[learner]
+            lines.append(f"{seed} | {learner} | {s.steps_to_threshold} | "
+                         f"{'n/a' if s.seconds_to_threshold is None else f'{s.seconds_to_threshold:.0f}'} | "
+                         f"{s.final_return:.1f} | {value_at(c.env_steps, c.returns, equal_steps):.1f} | "
+                         f"{value_at(c.seconds, c.returns, equal_time):.1f}")
+        step_ratios.append(ratio(summaries["ours"].steps_to_threshold, summaries["rl_games"].steps_to_threshold))
+        time_ratios.append(ratio(summaries["ours"].seconds_to_threshold, summaries["rl_games"].seconds_to_threshold))
+    numeric = [float(r) for r in step_ratios if not r.startswith("n/a")]
+    numeric_t = [float(r) for r in time_ratios if not r.startswith("n/a")]
+    lines.append(f"ours / rl_games, env-steps to threshold per seed: {step_ratios}; median "
+                 f"{statistics.median(numeric):.2f}" if numeric else f"env-steps ratios: {step_ratios}")
+    lines.append(f"ours / rl_games, seconds to threshold per seed: {time_ratios}; median "
+                 f"{statistics.median(numeric_t):.2f}" if numeric_t else f"seconds ratios: {time_ratios}")
+    return lines
+
+
+def plot(task: str, curves: list[Curve], path: str) -> None:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(12.8, 4.2), layout="constrained")
+    axes = figure.subplots(1, 2)
+    for ax, x_name, label in ((axes[0], "env_steps", "env-steps"), (axes[1], "seconds", "wall time (s)")):
+        for index, learner in enumerate(("ours", "rl_games")):
+            for k, c in enumerate(c for c in curves if c.learner == learner):
+                ax.plot(getattr(c, x_name), c.returns, color=f"C{index}", alpha=0.8,
+                        label=learner if k == 0 else None)
+        ax.set_xlabel(label)
+        ax.set_ylabel("mean episode return")
+        ax.set_title(f"{task} PPO")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.savefig(path, dpi=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="Cartpole", choices=sorted(THRESHOLDS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
+    parser.add_argument("--num-envs", type=int, default=512)
+    parser.add_argument("--iterations", type=int, default=100, help="PPO iterations (rollout + update) per run")
+    parser.add_argument("--threshold", type=float, default=None, help="mean return to reach (default: per task)")
+    parser.add_argument("--out", default=None, help="folder of the runs, the PNG and the json (default: a new temp folder)")
+    parser.add_argument("--learners", nargs="+", default=["ours", "rl_games"], choices=["ours", "rl_games"])
+    parser.add_argument("--rl-games-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    out = os.path.abspath(args.out or __import__("tempfile").mkdtemp(prefix="vs_rl_games_"))
+    os.makedirs(out, exist_ok=True)
+    if args.rl_games_child:
+        rl_games_child(args.task, args.seeds[0], args.num_envs, args.iterations, out)
+        return 0
+    threshold = THRESHOLDS[args.task] if args.threshold is None else args.threshold
+    curves = []
+    for seed in args.seeds:
+        for learner in args.learners:  # alternating, so load from elsewhere hits both alike
+            run = run_ours if learner == "ours" else run_rl_games
+            curves.append(run(args.task, seed, args.num_envs, args.iterations, out))
+            print(f"{learner} seed {seed}: final return {curves[-1].returns[-1]:.1f} after "
+                  f"{curves[-1].env_steps[-1]} env-steps, {curves[-1].seconds[-1]:.0f} s", flush=True)
+    lines = report(args.task, curves, threshold) if len(args.learners) == 2 else []
+    print("\n".join(lines))
+    plot(args.task, curves, os.path.join(out, f"{args.task}_vs_rl_games.png"))
+    with open(os.path.join(out, f"{args.task}_vs_rl_games.json"), "w") as f:
+        json.dump({"threshold": threshold, "num_envs": args.num_envs, "iterations": args.iterations,
+                   "summaries": [asdict(summarize(c, threshold)) for c in curves]}, f, indent=1)
+    print(f"curves: {os.path.join(out, f'{args.task}_vs_rl_games.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""benchmarks/vs_rl_games.py: thresholds, interpolation and the table from known curves."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "benchmarks"))
+
+from vs_rl_games import Curve, first_crossing, report, summarize, value_at  # noqa: E402
+
+
+def curve(learner, seed, steps, seconds, returns):
+    return Curve(learner, seed, np.array(steps), np.array(seconds, dtype=float), np.array(returns, dtype=float))
+
+
+def test_first_crossing_and_value_at():
+    x, r = np.array([10, 20, 30]), np.array([1.0, 5.0, 9.0])
+    assert first_crossing(x, r, 5.0) == 20 and first_crossing(x, r, 10.0) is None
+    assert value_at(x, r, 25) == 7.0 and value_at(x, r, 99) == 9.0
+
+
+def test_report_gives_ratios_per_seed_and_their_median():
+    curves = [curve("ours", 1, [100, 200, 300], [1, 2, 3], [0, 400, 500]),
+              curve("rl_games", 1, [100, 200, 300, 400], [2, 4, 6, 8], [0, 100, 400, 450]),
+              curve("ours", 2, [100, 200], [1, 2], [0, 100]),
+              curve("rl_games", 2, [100, 200], [1, 2], [400, 400])]
+    lines = report("Cartpole", curves, 400.0)
+    assert lines[2] == "1 | ours | 200.0 | 2 | 500.0 | 500.0 | 500.0"
+    assert lines[3] == "1 | rl_games | 300.0 | 6 | 450.0 | 400.0 | 50.0"
+    assert "['0.67', 'n/a (not reached by ours)']; median 0.67" in lines[-2]
+    assert "['0.33', 'n/a (not reached by ours)']; median 0.33" in lines[-1]
+    assert summarize(curves[2], 400.0).steps_to_threshold is None
