@@ -7,5 +7,6 @@ first environments of a task into an mp4 (imageio-ffmpeg), one frame per control
 
 from skrl_isaac.video.recorder import VideoRecorder, frames_per_second
 from skrl_isaac.video.render import OffscreenRenderer, RenderError, gl_backends
+from skrl_isaac.video.schedule import VideoSchedule
 
-__all__ = ["OffscreenRenderer", "RenderError", "VideoRecorder", "frames_per_second", "gl_backends"]
+__all__ = ["OffscreenRenderer", "RenderError", "VideoRecorder", "VideoSchedule", "frames_per_second", "gl_backends"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import imageio.v3 as iio
@@ -91,7 +92,6 @@ def test_viewer_without_a_display_suggests_a_video(monkeypatch):
 
 @pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (Debian's xvfb; .ci/run installs it)")
 def test_viewer_opens_on_a_virtual_display_and_follows_env_0(tmp_path):
-    import os
     import subprocess
     import sys
 
@@ -119,3 +119,22 @@ def test_viewer_opens_on_a_virtual_display_and_follows_env_0(tmp_path):
     finally:
         server.terminate()  # (SIGTERM: the server removes its lock file)
         server.wait()
+
+
+def test_schedule_writes_the_expected_files_with_their_lengths(tmp_path):
+    from skrl_isaac.video import VideoSchedule
+
+    task = envs.make("Cartpole", 2, seed=0)
+    uploaded = []
+    schedule = VideoSchedule(VideoRecorder(task, 32, 32), str(tmp_path / "videos"), interval=10, length=4,
+                             on_video=lambda path, start: uploaded.append((os.path.basename(path), start)))
+    for timestep in range(23):
+        task.step(torch.zeros(2, 1))
+        schedule.step(timestep)
+    schedule.close()  # the video started at 20 has 3 of its 4 frames: written at the end
+    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == ["0.mp4", "10.mp4", "20.mp4"]
+    assert uploaded == [("0.mp4", 0), ("10.mp4", 10), ("20.mp4", 20)]
+    counts = [iio.imread(tmp_path / "videos" / name, plugin="FFMPEG").shape[0] for name in ("0.mp4", "10.mp4", "20.mp4")]
+    assert counts == [4, 4, 3]
+    with pytest.raises(ValueError, match="video_interval=0 is not valid"):
+        VideoSchedule(schedule.recorder, "x", interval=0, length=1)
