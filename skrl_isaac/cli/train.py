@@ -214,7 +214,8 @@ def run(cfg: DictConfig) -> Any:
         config_name = f"config_resumed_{start}.yaml"
         print(f"[skrl_isaac] resuming {agent.experiment_dir} at timestep {start}", flush=True)
     OmegaConf.save(cfg, os.path.join(agent.experiment_dir, config_name), resolve=True)
-    backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite"
+    backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite" + (
+        ", MuJoCo Warp" if getattr(task, "physics_engine", "") == "mujoco_warp" else "")
     print(f"[skrl_isaac] task {cfg.task.name} ({backend}), {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
           f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
     trainer.train()
