@@ -57,11 +57,15 @@ def import_mujoco_warp():
     """``(warp, mujoco_warp)``, or ImportError naming the pip command that installs them."""
     try:
         import warp as wp
+
+        # no start-up banner or per-module load lines (set before mujoco_warp initialises Warp)
+        wp.config.quiet = True
+        if hasattr(wp, "LOG_WARNING"):
+            wp.config.log_level = wp.LOG_WARNING
         import mujoco_warp as mjw
     except ImportError as e:
         raise ImportError(f"physics_engine=mujoco_warp needs the mujoco-warp and warp-lang packages ({e}): "
                           f"{INSTALL_COMMAND}") from None
-    wp.config.quiet = True
     return wp, mjw
 
 
