@@ -22,7 +22,7 @@ def test_cpu_ratio_line(capsys):
     rates = [float(x) for x in re.findall(r"([\d.]+)/s", line)]
     ratio = float(re.search(r"\| ([\d.]+) \(", line).group(1))
     assert len(rates) == 2 and all(r > 0 for r in rates)
-    assert ratio == pytest.approx(rates[1] / rates[0], rel=2e-3)
+    assert ratio == pytest.approx(rates[1] / rates[0], rel=5e-3, abs=1e-3)  # (printed rounded)
 
 
 def test_cuda_device_without_cuda_is_a_usage_error():
