@@ -184,15 +184,15 @@ class WarpPhysics:
         if self.is_cuda:
             torch_stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
             self._stream.wait_stream(torch_stream)  # after the torch writes (ctrl, resets) already queued
-            if self.use_graph:
-                graph = self._graphs.get(nstep)
-                if graph is None:
-                    with wp.ScopedCapture(device=self.wp_device, stream=self._stream) as capture:
-                        self._launch(nstep)
-                    graph = self._graphs[nstep] = capture.graph
-                wp.capture_launch(graph, stream=self._stream)
-            else:
-                with wp.ScopedStream(self._stream):
+            with wp.ScopedStream(self._stream):  # Warp launches (and captures) on the current stream
+                if self.use_graph:
+                    graph = self._graphs.get(nstep)
+                    if graph is None:
+                        with wp.ScopedCapture(device=self.wp_device, stream=self._stream) as capture:
+                            self._launch(nstep)
+                        graph = self._graphs[nstep] = capture.graph
+                    wp.capture_launch(graph, stream=self._stream)
+                else:
                     self._launch(nstep)
             torch_stream.wait_stream(self._stream)  # torch reads the new state after the physics
         else:
