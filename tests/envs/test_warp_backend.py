@@ -168,6 +168,18 @@ def test_constraint_buffer_overflow_is_reported():
             env.step(torch.zeros((2, 8)))
 
 
+@pytest.mark.parametrize("task", ["Ant", "Cartpole"])
+def test_warp_step_never_reads_the_host_between_overflow_looks(task, host_sync_guard):
+    """30 steps with resets (10-step episodes) and no overflow look due: no tensor value read back to Python."""
+    env = envs.make(task, 4, seed=0, cfg={"env": {"episodeLength": 10}}, physics_engine="mujoco_warp")
+    act = torch.full((4, env.num_actions), 0.5)
+    with host_sync_guard() as guard:
+        for _ in range(30):
+            env.step(act)
+    assert guard.violations == []
+    assert env.physics.overflow_check_interval > 30
+
+
 def test_unknown_engine_lists_the_valid_ones():
     with pytest.raises(ValueError, match="physics_engine='bullet' is not valid .*mujoco, mujoco_warp"):
         envs.make("Cartpole", 1, physics_engine="bullet")
