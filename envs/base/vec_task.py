@@ -183,7 +183,7 @@ class VecTask:
             model, self.num_envs, torch.device(self.sim_device), task=type(self).__name__,
             nconmax=opts.get("nconmax"), njmax=opts.get("njmax"),
             overflow_check_interval=int(opts.get("overflow_check_interval", 100)),
-            cuda_graph=bool(opts.get("cuda_graph", True)))
+            graph=bool(opts.get("graph", True)))
         self.nthread = 1
         self._ctrl_t, self._qpos_t, self._qvel_t = p.ctrl, p.qpos, p.qvel
         self._ws_t, self._time_t = p.qacc_warmstart, p.time

@@ -7,11 +7,13 @@ tests) and exposes the state the tasks use as **zero-copy** float32 torch tensor
 torch code reads and writes those tensors exactly as it reads and writes the ``mujoco.batch`` views on the
 CPU backend; only :meth:`step` differs.
 
+* Graph: all ``substeps`` of a control step are captured once as a Warp graph and replayed
+  (``wp.capture_launch``): a CUDA graph on a GPU (where Warp's memory pool is enabled on the device),
+  Warp's recorded launch sequence on the CPU (which skips the Python cost of each kernel launch).
+  ``graph=False``, or a GPU without the memory pool: eager launches.
 * CUDA: the physics runs on its own Warp stream, ordered after the torch work already queued on torch's
-  current stream (and torch's stream after it) with device-side events, never with a host wait. All
-  ``substeps`` of a control step are captured once as a CUDA graph and replayed (``wp.capture_launch``)
-  when Warp's memory pool is enabled on the device; otherwise they are launched eagerly.
-* CPU: eager launches; the tensors are plain CPU tensors.
+  current stream (and torch's stream after it) with device-side events, never with a host wait.
+* CPU: the tensors are plain CPU tensors.
 * Buffers: contacts (``nconmax``) and constraint rows (``njmax``) are fixed-size per world. Their default
   sizes are upper bounds derived from the model (:func:`buffer_sizes`); ``sim.mujoco_warp.nconmax`` /
   ``njmax`` override them. MuJoCo Warp flags an overflow per world (``Data.overflow``); :meth:`step` looks
@@ -119,12 +121,12 @@ class WarpPhysics:
         nconmax: contacts per world (None: :func:`buffer_sizes`).
         njmax: constraint rows per world (None: :func:`buffer_sizes`).
         overflow_check_interval: control steps between two looks at the overflow flags (>= 1).
-        cuda_graph: capture the substeps as a CUDA graph on CUDA (where the memory pool allows).
+        graph: capture the substeps once as a Warp graph and replay it (on CUDA where the memory pool allows).
     """
 
     def __init__(self, mjm: mujoco.MjModel, num_envs: int, device: torch.device, task: str = "",
                  nconmax: Optional[int] = None, njmax: Optional[int] = None, overflow_check_interval: int = 100,
-                 cuda_graph: bool = True) -> None:
+                 graph: bool = True) -> None:
         wp, mjw = import_mujoco_warp()
         self._wp, self._mjw = wp, mjw
         self.task = task
@@ -160,7 +162,7 @@ class WarpPhysics:
 
         self.is_cuda = self.wp_device.is_cuda
         self._graphs: Dict[int, Any] = {}
-        self.use_graph = bool(cuda_graph) and self.is_cuda and wp.is_mempool_enabled(self.wp_device)
+        self.use_graph = bool(graph) and (not self.is_cuda or wp.is_mempool_enabled(self.wp_device))
         self._steps = 0
         if self.is_cuda:
             self._stream = wp.Stream(self.wp_device)
@@ -168,15 +170,30 @@ class WarpPhysics:
             self._flag = torch.zeros((), device=self.device, dtype=torch.int32)
             self._flag_host = torch.zeros((), dtype=torch.int32).pin_memory()
             self._flag_event: Optional[torch.cuda.Event] = None
+        if self.use_graph:
             # load every kernel outside a capture: one step of the initial state (the task resets all
             # worlds after building its simulator)
-            self._launch(1)
+            with wp.ScopedDevice(self.wp_device):
+                self._launch(1)
             wp.synchronize_device(self.wp_device)
 
     # ------------------------------------------------------------------ stepping
     def _launch(self, nstep: int) -> None:
         for _ in range(nstep):
             self._mjw.step(self.model, self.data)
+
+    def _advance(self, nstep: int) -> None:
+        if not self.use_graph:
+            self._launch(nstep)
+            return
+        wp = self._wp
+        graph = self._graphs.get(nstep)
+        if graph is None:
+            stream = self._stream if self.is_cuda else None
+            with wp.ScopedCapture(device=self.wp_device, stream=stream) as capture:
+                self._launch(nstep)
+            graph = self._graphs[nstep] = capture.graph
+        wp.capture_launch(graph, stream=self._stream if self.is_cuda else None)
 
     def step(self, nstep: int) -> None:
         """``nstep`` physics steps of every world (one control step), then the periodic overflow look."""
@@ -185,19 +202,11 @@ class WarpPhysics:
             torch_stream = wp.stream_from_torch(torch.cuda.current_stream(self.device))
             self._stream.wait_stream(torch_stream)  # after the torch writes (ctrl, resets) already queued
             with wp.ScopedStream(self._stream):  # Warp launches (and captures) on the current stream
-                if self.use_graph:
-                    graph = self._graphs.get(nstep)
-                    if graph is None:
-                        with wp.ScopedCapture(device=self.wp_device, stream=self._stream) as capture:
-                            self._launch(nstep)
-                        graph = self._graphs[nstep] = capture.graph
-                    wp.capture_launch(graph, stream=self._stream)
-                else:
-                    self._launch(nstep)
+                self._advance(nstep)
             torch_stream.wait_stream(self._stream)  # torch reads the new state after the physics
         else:
             with wp.ScopedDevice(self.wp_device):
-                self._launch(nstep)
+                self._advance(nstep)
         self._steps += 1
         if self._steps % self.overflow_check_interval == 0:
             self.check_overflow(wait=not self.is_cuda)

@@ -123,6 +123,22 @@ def test_other_tasks_build_and_step_on_warp(task):
     assert float(env.physics.time.max()) > 0  # the Warp worlds advanced
 
 
+def test_graph_replay_matches_eager_launches_bit_for_bit():
+    """The substeps captured once and replayed (the default, here Warp's CPU graph) = launching them each step."""
+    cfg = {"env": {"episodeLength": 12}}
+    graph = envs.make("Ant", 3, seed=4, cfg=cfg, physics_engine="mujoco_warp")
+    eager = envs.make("Ant", 3, seed=4, cfg={**cfg, "sim": {"mujoco_warp": {"graph": False}}},
+                      physics_engine="mujoco_warp")
+    assert graph.physics.use_graph and not eager.physics.use_graph
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(20):  # a time-out reset at step 11
+        act = torch.rand((3, 8), generator=gen) * 2 - 1
+        og, rg, dg, _ = graph.step(act)
+        oe, re_, de, _ = eager.step(act)
+        assert torch.equal(og["obs"], oe["obs"]) and torch.equal(rg, re_) and torch.equal(dg, de)
+    assert list(graph.physics._graphs) == [graph.substeps]
+
+
 def test_state_tensors_are_zero_copy_views_of_the_warp_arrays():
     env = envs.make("Cartpole", 2, seed=0, physics_engine="mujoco_warp")
     p = env.physics
