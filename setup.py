@@ -31,7 +31,10 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=7", "hypothesis>=6.80", "psutil>=5.9", "rl-games>=1.6.5", "psutil<6", "onnx>=1.15",
-                "onnxruntime>=1.16", "polars>=1.0", "imageio>=2.30", "imageio-ffmpeg>=0.5", "wandb>=0.17", "mlflow-skinny>=2.10"],
+                "onnxruntime>=1.16", "polars>=1.0", "imageio>=2.30", "imageio-ffmpeg>=0.5", "wandb>=0.17",
+                "mlflow-skinny>=2.10", "mujoco-warp==4.0.0", "warp-lang==1.19.0"],
+        # MuJoCo Warp physics (physics_engine=mujoco_warp): a pair tested with mujoco 4.0.x
+        "warp": ["mujoco-warp==4.0.0", "warp-lang==1.19.0"],
         "fast-csv": ["polars>=1.0"],  # CSV memory export ~5x faster than the numpy writer, off the GIL
         "bench": ["skrl==2.1.1", "gymnasium[mujoco]==1.4.0", "polars>=1.0"],
         "rl_games": ["rl-games>=1.6.5", "psutil<6"],

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 from skrl_isaac_envs.ant import Ant
 from skrl_isaac_envs.cartpole import Cartpole, CartpoleDiscrete
 from skrl_isaac_envs.humanoid import Humanoid
-from skrl_isaac_envs.base.vec_task import VecTask
+from skrl_isaac_envs.base.vec_task import PHYSICS_ENGINES, VecTask
 
 TASK_MAP = {"Ant": Ant, "Cartpole": Cartpole, "CartpoleDiscrete": CartpoleDiscrete, "Humanoid": Humanoid}
 TASK_CFG_DIR = Path(__file__).resolve().parent / "cfg" / "task"
@@ -38,6 +38,7 @@ def make(
     seed: Optional[int] = None,
     cfg: Optional[Dict[str, Any]] = None,
     headless: bool = True,
+    physics_engine: Optional[str] = None,
 ) -> VecTask:
     """Build an embedded task.
 
@@ -48,6 +49,8 @@ def make(
         seed: seed of the task's reset-noise generator (None: nondeterministic).
         cfg: overrides deep-merged into the default task config.
         headless: False makes render() raise (no viewer).
+        physics_engine: ``"mujoco"`` (``mujoco.batch`` on CPU threads) or ``"mujoco_warp"`` (MuJoCo Warp on
+            ``device``: a CUDA GPU, or Warp's CPU device); None: the task config's (``mujoco``).
     """
     if task_name not in TASK_MAP:
         raise ValueError(f"unknown task {task_name!r}; valid names: {sorted(TASK_MAP)}")
@@ -57,9 +60,14 @@ def make(
     task_cfg.setdefault("env", {})["numEnvs"] = num_envs
     if seed is not None:
         task_cfg["seed"] = int(seed)
+    if physics_engine is not None:
+        if physics_engine not in PHYSICS_ENGINES:
+            raise ValueError(f"physics_engine={physics_engine!r} is not valid for the embedded tasks: expected one "
+                             f"of {', '.join(PHYSICS_ENGINES)}")
+        task_cfg["physics_engine"] = physics_engine
     return TASK_MAP[task_name](
         cfg=task_cfg, rl_device=device, sim_device=device, graphics_device_id=0, headless=headless
     )
 
 
-__all__ = ["TASK_MAP", "VecTask", "Ant", "make", "load_task_cfg"]
+__all__ = ["TASK_MAP", "PHYSICS_ENGINES", "VecTask", "Ant", "make", "load_task_cfg"]

@@ -106,7 +106,7 @@ class Ant(LocomotionTask):
     def create_sim(self) -> None:
         m = self._load_model()
         assert m.nu == self.NUM_ACTIONS and m.nsensordata == 24 and m.nq == 15 and m.nv == 14 and m.na == 0
-        self._create_batch(m, nthread(self.cfg))
+        self._create_physics(m, nthread(self.cfg))
         n, dev = self.num_envs, self.device
         self._create_locomotion_buffers(m)
         self._r_sens = self._raw[:, 28:52]

@@ -81,7 +81,7 @@ class Cartpole(VecTask):
         n, dev = self.num_envs, self.device
         m = self._load_model()
         assert m.nq == 2 and m.nv == 2 and m.nu == 1
-        self._create_batch(m, nthread(self.cfg), sensors=False)
+        self._create_physics(m, nthread(self.cfg), sensors=False)
 
         f32 = dict(device=dev, dtype=torch.float32)
         self.actions = torch.zeros((n, self.NUM_ACTIONS), **f32)
@@ -111,6 +111,8 @@ class Cartpole(VecTask):
         rew = torch.mul(pole_angle, pole_angle, out=self.rew_buf).neg_().add_(1.0)
         rew.sub_(cart_vel.abs(), alpha=0.01).sub_(pole_vel.abs(), alpha=0.005)
         dead = cart_pos.abs().gt(self.reset_dist).logical_or_(pole_angle.abs().gt(math.pi / 2))
+        if self.physics is not None:  # MuJoCo Warp: a world whose state is not finite ends as terminated
+            dead.logical_or_(self.physics.unstable().to(self.device))
         rew.masked_fill_(dead, -2.0)
 
         # episode bookkeeping
@@ -127,7 +129,7 @@ class Cartpole(VecTask):
         torch.rand((self.num_envs, 4), generator=self.rng, device=self.device, out=self._noise)
         new = torch.addcmul(self._noise_off, self._noise, self._noise_scale)  # [x, theta, v, omega]
 
-        new_h = new.to(self._host, torch.float64)
+        new_h = new.to(self._host, self._qpos_t.dtype)
         m1 = mask.to(self._host).unsqueeze(1)
         self._qpos_t.copy_(torch.where(m1, new_h[:, 0:2], self._qpos_t))
         self._qvel_t.copy_(torch.where(m1, new_h[:, 2:4], self._qvel_t))

@@ -112,7 +112,7 @@ class Humanoid(LocomotionTask):
         m = self._load_model()
         assert m.nu == nd and m.nq == 7 + nd and m.nv == 6 + nd and m.na == 0 and m.nsensordata == 54
         assert np.array_equal(m.actuator_trnid[:, 0], np.arange(1, nd + 1))  # action i drives DOF i
-        self._create_batch(m, nthread(self.cfg))
+        self._create_physics(m, nthread(self.cfg))
         f32 = dict(device=dev, dtype=torch.float32)
         effort = self.motor_efforts_np
         self.motor_efforts = torch.tensor(effort, **f32)

@@ -174,10 +174,10 @@ class LocomotionTask(VecTask):
         self._noise_off = torch.tensor(np.concatenate([init_dof_n - 0.2, np.full(nd, -0.1)]), **f32)
         self._noise_lo = torch.tensor(np.concatenate([lo_n, np.full(nd, -np.inf)]), **f32)
         self._noise_hi = torch.tensor(np.concatenate([hi_n, np.full(nd, np.inf)]), **f32)
-        # a reset env's state row [time, qpos, qvel, warmstart] (host, float64):
+        # a reset env's state row [time, qpos, qvel, warmstart] (the simulator's device and dtype):
         # time 0, root at its initial pose at rest, warmstart 0, dofs from _new
         ncol = 1 + nq + 2 * nv
-        self._rows = torch.zeros((n, ncol), device=self._host, dtype=torch.float64)
+        self._rows = torch.zeros((n, ncol), device=self._host, dtype=self._qpos_t.dtype)
         self._rows[:, 1:8] = torch.from_numpy(m.qpos0[:7].copy())
         self._rows_dofs2 = self._rows.as_strided((n, 2, nd), (ncol, nv, 1), 1 + 7)
         self._mask_h = self._reset_b if self._on_host else torch.zeros(n, dtype=torch.bool, device=self._host)

@@ -51,6 +51,9 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+# the simulators of the embedded tasks: mujoco.batch on CPU threads, MuJoCo Warp (GPU, or Warp's CPU device)
+PHYSICS_ENGINES = ("mujoco", "mujoco_warp")
+
 
 class VecTask:
     """Base class of the embedded tasks (Isaac Gym Preview 4 ``VecTask`` API).
@@ -88,6 +91,12 @@ class VecTask:
         if self.max_episode_length < 1:
             raise ValueError(f"cfg['env']['episodeLength'] must be >= 1, got {self.max_episode_length}")
         self.control_freq_inv = int(env_cfg.get("controlFrequencyInv", 1))
+        engine = cfg.get("physics_engine") or "mujoco"
+        if engine not in PHYSICS_ENGINES:
+            raise ValueError(f"physics_engine={engine!r} is not valid for the embedded tasks: expected one of "
+                             f"{', '.join(PHYSICS_ENGINES)}")
+        self.physics_engine = engine
+        self.physics = None  # the WarpPhysics with physics_engine="mujoco_warp"
 
         self.rl_device = rl_device
         self.sim_device = sim_device
@@ -154,6 +163,37 @@ class VecTask:
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             return torch.from_numpy(array)
 
+    def _create_physics(self, model: Any, nthread: int, sensors: bool = True) -> None:
+        """The task's simulator and the torch tensors over its state: ``mujoco.batch`` (:meth:`_create_batch`)
+        or MuJoCo Warp (:meth:`_create_warp`), as ``physics_engine`` says."""
+        if self.physics_engine == "mujoco_warp":
+            self._create_warp(model, sensors)
+        else:
+            self._create_batch(model, nthread, sensors)
+
+    def _create_warp(self, model: Any, sensors: bool = True) -> None:
+        """Build the MuJoCo Warp worlds (``sim.mujoco_warp`` options) on ``sim_device`` and expose their
+        state as the same tensors as :meth:`_create_batch` (float32, zero-copy); ``_block_t`` is None."""
+        from skrl_isaac_envs.base.warp_physics import WarpPhysics
+
+        opts = (self.cfg.get("sim", {}) or {}).get("mujoco_warp", {}) or {}
+        self.model = model
+        self.batch = None
+        self.physics = p = WarpPhysics(
+            model, self.num_envs, torch.device(self.sim_device), task=type(self).__name__,
+            nconmax=opts.get("nconmax"), njmax=opts.get("njmax"),
+            overflow_check_interval=int(opts.get("overflow_check_interval", 100)),
+            graph=bool(opts.get("graph", True)))
+        self.nthread = 1
+        self._ctrl_t, self._qpos_t, self._qvel_t = p.ctrl, p.qpos, p.qvel
+        self._ws_t, self._time_t = p.qacc_warmstart, p.time
+        if sensors:
+            self._sens_t = p.sensordata
+        self._host = p.device
+        self._on_host = self.device == self._host
+        self._block_t = self._block_x = None
+        self._sim_reset = torch.zeros(self.num_envs, device=self.device, dtype=torch.bool)
+
     def _create_batch(self, model: Any, nthread: int, sensors: bool = True) -> None:
         """Build the ``mujoco.batch.Batch`` of ``num_envs`` copies of ``model`` and the zero-copy torch
         tensors over its live views: ``_qpos_t``, ``_qvel_t``, ``_ws_t`` (warmstart), ``_time_t``,
@@ -198,7 +238,13 @@ class VecTask:
         fresh random state. Detected from the sim's time: ``(progress + 1)`` control steps after our
         reset it is ``(progress + 1) * dt_step``, after MuJoCo's at most ``dt_step``. Call it before
         ``progress_buf`` is incremented. (Not detectable in an episode's first step: rare, harmless.)
+        MuJoCo Warp does not reset a world by itself: there, a world whose ``qpos`` or ``qvel`` is not
+        finite ends the same way.
         """
+        if self.physics is not None:
+            self._sim_reset.copy_(self.physics.unstable())
+            dead.logical_or_(self._sim_reset)
+            return
         if not self._on_host:
             self._sim_time.copy_(self._time_t)
         torch.addcmul(self._half_step_time, self.progress_buf, self._step_time, out=self._time_floor)
@@ -235,8 +281,12 @@ class VecTask:
         self._ctrl_t.copy_(self.actions)
 
     def simulate(self) -> None:
-        """One control step: ``substeps`` MuJoCo steps of every env, in C on the Batch's threads."""
-        self.batch.step(nstep=self.substeps)
+        """One control step: ``substeps`` MuJoCo steps of every env, in C on the Batch's threads (or in
+        MuJoCo Warp)."""
+        if self.physics is not None:
+            self.physics.step(self.substeps)
+        else:
+            self.batch.step(nstep=self.substeps)
 
     def post_physics_step(self) -> None:
         raise NotImplementedError
@@ -326,6 +376,8 @@ class VecTask:
 
     def close(self) -> None:
         self.batch = None
+        if self.physics is not None:
+            self.physics.close()
 
     def set_train_info(self, env_frames, *args, **kwargs) -> None:  # IsaacGymEnvs hook
         pass

@@ -66,8 +66,13 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
     if fmt not in ("", None, "pt", "np", "csv"):
         raise CLIError(f"memory_export_format={fmt!r} is not valid: expected pt, np or csv")
     engine = cfg.get("physics_engine")
-    if engine not in ("auto", "physx", "flex", "mujoco"):
-        raise CLIError(f"physics_engine={engine!r} is not valid: expected auto, physx, flex or mujoco")
+    if engine not in ("auto", "physx", "flex", "mujoco", "mujoco_warp"):
+        raise CLIError(f"physics_engine={engine!r} is not valid: expected auto, physx, flex, mujoco or mujoco_warp")
+    if engine == "mujoco_warp":
+        from skrl_isaac_envs.base.warp_physics import INSTALL_COMMAND, mujoco_warp_available
+
+        if not mujoco_warp_available():
+            raise CLIError(f"physics_engine=mujoco_warp needs the mujoco-warp and warp-lang packages: {INSTALL_COMMAND}")
     checkpoint = cfg.get("checkpoint") or ""
     if cfg.test and not checkpoint:
         raise CLIError("test=True needs checkpoint=<path to a *_policy.pt file>, e.g. "
@@ -86,6 +91,19 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
     settings["rl_device"] = _device(cfg.rl_device, "rl_device")
     settings["sim_device"] = _device(cfg.sim_device, "sim_device")
     return settings
+
+
+def embedded_engine(engine: str, rl_device: str) -> str:
+    """The embedded suite's simulator for ``physics_engine``: ``auto`` -> ``mujoco_warp`` when the rl_device is
+    CUDA and ``mujoco_warp`` imports, else ``mujoco``."""
+    if engine in ("mujoco", "mujoco_warp"):
+        return engine
+    if str(rl_device).startswith("cuda"):
+        from skrl_isaac_envs.base.warp_physics import mujoco_warp_available
+
+        if mujoco_warp_available():
+            return "mujoco_warp"
+    return "mujoco"
 
 
 def run(cfg: DictConfig) -> Any:
@@ -151,7 +169,8 @@ def run(cfg: DictConfig) -> Any:
                                      seed=cfg.seed, overrides=overrides)
     else:
         task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
-                                 device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless)
+                                 device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless,
+                                 physics_engine=embedded_engine(cfg.physics_engine, settings["rl_device"]))
     env = wrap_env(task)
     agent = build_agent(train_cfg, env, device, cfg.task.name, experiment="" if resume else cfg.experiment)
 
@@ -195,7 +214,8 @@ def run(cfg: DictConfig) -> Any:
         config_name = f"config_resumed_{start}.yaml"
         print(f"[skrl_isaac] resuming {agent.experiment_dir} at timestep {start}", flush=True)
     OmegaConf.save(cfg, os.path.join(agent.experiment_dir, config_name), resolve=True)
-    backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite"
+    backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite" + (
+        ", MuJoCo Warp" if getattr(task, "physics_engine", "") == "mujoco_warp" else "")
     print(f"[skrl_isaac] task {cfg.task.name} ({backend}), {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
           f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
     trainer.train()

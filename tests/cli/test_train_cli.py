@@ -79,7 +79,7 @@ def test_play_is_deterministic(trained_run):
     (["memory_export_format=xml"], "expected pt, np or csv"),
     (["rl_device=tpu"], "rl_device='tpu' is not a device"),
     (["physics_engine=physx"], "needs Isaac Gym Preview 4"),
-    (["physics_engine=ode"], "expected auto, physx, flex or mujoco"),
+    (["physics_engine=ode"], "expected auto, physx, flex, mujoco or mujoco_warp"),
     (["num_envs=4", "+train.trainer.rollout_torch_threads=0"],
      "error: train.trainer: rollout_torch_threads must be None or an int >= 1, got 0"),
 ])

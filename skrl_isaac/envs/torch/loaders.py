@@ -336,7 +336,8 @@ def load_isaacgymenvs_env(task_name: str, num_envs: int | None = None, headless:
 # ------------------------------------------------------------------------------------------ embedded
 
 def load_embedded_env(task_name: str = "Ant", num_envs: int | None = None, device: str = "cpu",
-                      seed: int | None = None, cfg: dict | None = None, headless: bool = True) -> Any:
+                      seed: int | None = None, cfg: dict | None = None, headless: bool = True,
+                      physics_engine: str | None = None) -> Any:
     """Build a task of the embedded suite (MuJoCo, batched) as a VecTask-compatible object.
 
     :param task_name: the task (see ``envs.TASK_MAP``, e.g. ``"Ant"``)
@@ -345,10 +346,14 @@ def load_embedded_env(task_name: str = "Ant", num_envs: int | None = None, devic
     :param seed: seed of the task's random resets
     :param cfg: overrides of the task config (nested dict, IsaacGymEnvs layout)
     :param headless: no viewer
+    :param physics_engine: ``"mujoco"`` (``mujoco.batch`` on CPU threads) or ``"mujoco_warp"`` (MuJoCo Warp on
+        ``device``: a CUDA GPU, or Warp's CPU device; needs ``pip install -e ".[warp]"``); None: the task
+        config's ``physics_engine`` (``mujoco``)
     """
     import skrl_isaac_envs as envs
 
     if num_envs is None:
         num_envs = int(((cfg or {}).get("env") or {}).get("numEnvs") or envs.load_task_cfg(task_name)["env"]["numEnvs"]) \
             if task_name in envs.TASK_MAP else 1
-    return envs.make(task_name, num_envs=num_envs, device=device, seed=seed, cfg=cfg, headless=headless)
+    return envs.make(task_name, num_envs=num_envs, device=device, seed=seed, cfg=cfg, headless=headless,
+                     physics_engine=physics_engine)
