@@ -70,7 +70,7 @@ class DQN(OffPolicyAgent):
     # -- rollout ------------------------------------------------------------------------------
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
         """Epsilon-greedy actions ``(N, 1)`` (uniformly random during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
+        if timestep < self.config.random_timesteps:
             return self.random_actions(states.shape[0]), None, None
         epsilon = linear_schedule(timestep, self._initial_epsilon, self._final_epsilon, self._epsilon_timesteps)
         q_values = self.q_network.act(self._state_preprocessor(states))[0]

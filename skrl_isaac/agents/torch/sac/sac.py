@@ -70,7 +70,7 @@ class SAC(OffPolicyAgent):
     # -- rollout ------------------------------------------------------------------------------
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
         """Actions sampled from the policy (uniformly at random during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
+        if timestep < self.config.random_timesteps:
             return self.random_actions(states.shape[0]), None, None
         return self.policy.act(self._state_preprocessor(states))
 
