@@ -206,7 +206,7 @@ class PPO(Agent):
         # the value normalizer learns the scale of the values *and* of the returns (as skrl and rl_games):
         # fitted on the values alone, an untrained critic's near-constant values give a tiny scale, the
         # normalized returns become huge, and with clip_predicted_values the critic can move only
-        # value_clip per update towards them: it never catches up (Cartpole stalled at ~20 of 500)
+        # value_clip per update towards them: it never catches up (Cartpole stalls far below its maximum return)
         m.set_tensor_by_name("values", self._value_preprocessor(values, train=True))
         m.set_tensor_by_name("returns", self._value_preprocessor(returns, train=True))
         m.set_tensor_by_name("advantages", (advantages - mean) / (std + 1e-8))
