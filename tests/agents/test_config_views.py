@@ -50,7 +50,8 @@ def test_the_agent_reads_its_typed_view(counting_task, tmp_path):
     assert isinstance(agent.config.kl_threshold, float)  # an int in the YAML, a float here
 
 
-@pytest.mark.parametrize("key,value,message", [("mini_batches", 2.5, "must be an int"), ("mini_batches", "8", "must be an int"),
+@pytest.mark.parametrize("key,value,message", [("mini_batches", 2.5, "must be an int"),
+                                               ("mini_batches", "8", "must be an int"),
                                                ("ratio_clip", None, "must be a float"),
                                                ("learning_epochs", True, "must be an int")])
 def test_a_value_of_the_wrong_type_is_one_clear_error(counting_task, tmp_path, key, value, message):

@@ -1,4 +1,4 @@
-"""Agent base class: experiment directory, TensorBoard tracking and checkpoints, shared by every agent."""
+"""Agent base class: the learner every agent shares; what a run writes belongs to its run recorder."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ EXPERIMENT_DEFAULT_CONFIG: dict[str, Any] = {
     "write_interval": 250,          # TensorBoard writing interval (timesteps); <= 0 disables it
     "checkpoint_interval": 1000,    # interval for checkpoints (timesteps); <= 0 disables them
     "checkpoint_policy_only": True,  # checkpoint the policy only (True) or every model (False)
-    "best_window": 100,             # best_<model>.pt: best mean return over this many last finished episodes (<= 0: off)
+    "best_window": 100,             # best_<model>.pt: best mean return of this many last finished episodes (<= 0: off)
 }
 
 
@@ -50,7 +50,8 @@ class ExperimentConfig:
 
     @classmethod
     def from_cfg(cls, experiment: Mapping[str, Any]) -> "ExperimentConfig":
-        return cls(directory=str(experiment["directory"] or ""), experiment_name=str(experiment["experiment_name"] or ""),
+        return cls(directory=str(experiment["directory"] or ""),
+                   experiment_name=str(experiment["experiment_name"] or ""),
                    write_interval=int(experiment["write_interval"]),
                    checkpoint_interval=int(experiment["checkpoint_interval"]),
                    checkpoint_policy_only=bool(experiment["checkpoint_policy_only"]),
