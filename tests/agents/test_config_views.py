@@ -11,25 +11,31 @@ import pytest
 
 from skrl_isaac.agents.torch.ddpg import DDPG_DEFAULT_CONFIG
 from skrl_isaac.agents.torch.dqn import DQN_DEFAULT_CONFIG
+from skrl_isaac.agents.torch.dqn.dqn import DQNConfig
 from skrl_isaac.agents.torch.off_policy import OffPolicyConfig
 from skrl_isaac.agents.torch.ppo import PPO_DEFAULT_CONFIG
 from skrl_isaac.agents.torch.ppo.config import PPOConfig
 from skrl_isaac.agents.torch.recorder import EXPERIMENT_DEFAULT_CONFIG, ExperimentConfig
 from skrl_isaac.agents.torch.sac import SAC_DEFAULT_CONFIG
+from skrl_isaac.agents.torch.sac.sac import SACConfig
 from skrl_isaac.agents.torch.td3 import TD3_DEFAULT_CONFIG
+from skrl_isaac.agents.torch.td3.td3 import TD3Config
 from skrl_isaac.utils.config import typed_view
 
 from test_ppo import counting_env, make_ppo
 
-VIEWS = [(PPOConfig, PPO_DEFAULT_CONFIG), (ExperimentConfig, EXPERIMENT_DEFAULT_CONFIG)] + [
-    (OffPolicyConfig, d) for d in (DQN_DEFAULT_CONFIG, DDPG_DEFAULT_CONFIG, TD3_DEFAULT_CONFIG, SAC_DEFAULT_CONFIG)]
+VIEWS = [(PPOConfig, PPO_DEFAULT_CONFIG), (ExperimentConfig, EXPERIMENT_DEFAULT_CONFIG), (DQNConfig, DQN_DEFAULT_CONFIG),
+         (OffPolicyConfig, DDPG_DEFAULT_CONFIG), (TD3Config, TD3_DEFAULT_CONFIG), (SACConfig, SAC_DEFAULT_CONFIG)]
 
 
 def documented_fields(cls) -> set[str]:
-    """Fields followed by a string literal (an attribute docstring) in the class body."""
+    """Fields followed by a string literal (an attribute docstring) in the class body (and its bases')."""
+    if not dataclasses.is_dataclass(cls) or cls is object:
+        return set()
     body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
-    return {a.target.id for a, b in zip(body, body[1:]) if isinstance(a, ast.AnnAssign)
-            and isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str)}
+    own = {a.target.id for a, b in zip(body, body[1:]) if isinstance(a, ast.AnnAssign)
+           and isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str)}
+    return own.union(*(documented_fields(base) for base in cls.__bases__))
 
 
 @pytest.mark.parametrize("view,defaults", VIEWS)

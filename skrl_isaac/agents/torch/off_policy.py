@@ -180,6 +180,9 @@ class OffPolicyAgent(Agent):
     :param defaults: the agent's ``DEFAULT_CONFIG``
     """
 
+    #: the dataclass of :attr:`config` (a subclass of :class:`OffPolicyConfig` with the agent's own scalars)
+    config_type: type[OffPolicyConfig] = OffPolicyConfig
+
     def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
                  action_space: Any, device: str | torch.device | None, cfg: Mapping[str, Any] | None,
                  defaults: Mapping[str, Any]) -> None:
@@ -188,7 +191,7 @@ class OffPolicyAgent(Agent):
         super().__init__(models, memory, observation_space, action_space, device, cfg)
         if memory is None:
             raise ValueError(f"{name} needs a replay memory: RandomMemory(memory_size=..., num_envs=..., device=...)")
-        self.config = typed_view(OffPolicyConfig, cfg, owner=name)  # the typed view of self.cfg
+        self.config = typed_view(self.config_type, cfg, owner=name)  # the typed view of self.cfg
         for key in ("batch_size", "gradient_steps"):
             if getattr(self.config, key) < 1:
                 raise ValueError(f"{name}: cfg[{key!r}] must be >= 1, got {cfg[key]}")
