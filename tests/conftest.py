@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from host_sync import PYTHON_READS, HostSyncGuard
 from skrl_isaac.utils.processes import python_env
 
-__all__ = ["DEVICES", "python_env"]  # imported by the tests (`from conftest import ...`)
+__all__ = ["DEVICES", "HostSyncGuard", "python_env"]  # imported by the tests (`from conftest import ...`)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -97,71 +98,14 @@ def scalars_reader():
     return read_scalars
 
 
-class HostSyncGuard:
-    """Make ``.item()``, ``.cpu()``, ``.numpy()``, ``.tolist()`` on any tensor raise, except inside allowed methods.
-
-    Use as a context manager; ``allow(obj, name)`` wraps ``obj.name`` so that calls inside it may sync
-    (the once-per-interval writers).
-    """
-
-    PATCHED = ("item", "cpu", "numpy", "tolist")
-
-    def __init__(self):
-        self.allowed = 0
-        self.violations: list[str] = []
-        self._orig = {}
-        self._wrapped = []
-
-    def allow(self, obj, name):
-        fn = getattr(obj, name)
-        guard = self
-
-        def wrapper(*args, **kwargs):
-            guard.allowed += 1
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                guard.allowed -= 1
-
-        setattr(obj, name, wrapper)
-        self._wrapped.append((obj, name))
-
-    def __enter__(self):
-        guard = self
-        for name in self.PATCHED:
-            orig = getattr(torch.Tensor, name)
-            self._orig[name] = orig
-
-            def patched(self_tensor, *args, __orig=orig, __name=name, **kwargs):
-                if not guard.allowed:
-                    import traceback
-
-                    where = traceback.extract_stack(limit=3)[0]
-                    guard.violations.append(f"Tensor.{__name}() at {where.filename}:{where.lineno}")
-                    raise AssertionError(f"host sync: Tensor.{__name}() called on the hot path")
-                return __orig(self_tensor, *args, **kwargs)
-
-            setattr(torch.Tensor, name, patched)
-        return self
-
-    def __exit__(self, *exc):
-        for name, orig in self._orig.items():
-            setattr(torch.Tensor, name, orig)
-        for obj, name in self._wrapped:
-            try:
-                delattr(obj, name)
-            except AttributeError:
-                pass
-        return False
-
-
 @pytest.fixture
 def host_sync_guard():
+    """The host-read guard class (:mod:`host_sync`): ``with host_sync_guard() as guard: ...``."""
     return HostSyncGuard
 
 
 #: every Tensor method through which Python code reads a value back to the host
-HOST_READS = ("item", "cpu", "numpy", "tolist", "__bool__", "__float__", "__int__", "__index__", "__array__")
+HOST_READS = PYTHON_READS
 
 
 def forbid_host_reads(monkeypatch, names=HOST_READS, where="step()") -> None:

@@ -43,27 +43,64 @@ def test_nan_parameters_are_named(counting_task, tmp_path):
         train(agent, env, 8)
 
 
-def test_best_checkpoint_written_only_after_window_and_on_improvement(counting_task, tmp_path, scalars_reader):
-    # returns grow over time: env i gets reward that the shaper does not touch, but the tracker sees
-    # the raw rewards, which are constant per env -> the window mean is constant once full
-    env, lengths, rewards = counting_env(counting_task, "cpu", num_envs=6)
-    agent = make_ppo(env, "cpu", tmp_path, experiment={"write_interval": 5, "checkpoint_interval": 1000,
-                                                       "best_window": 40})
-    writes = []
-    original = agent.write_checkpoint
+def test_best_checkpoint_written_exactly_on_each_improvement(counting_task, tmp_path):
+    """Every ``best`` write happens at a TensorBoard write where the mean return of the last
+    ``best_window`` finished episodes beats every earlier one, and every such write happens.
+
+    The episodes' rewards rise and fall over time, so the window mean improves, falls back and
+    improves again; the reference window is kept here from the env's own outputs."""
+    from skrl_isaac.envs.torch import wrap_env
+
+    class WavyTask(counting_task):
+        def step(self, actions):
+            obs, rew, reset, extras = super().step(actions)
+            self.t = getattr(self, "t", 0) + 1
+            return obs, rew * (1.0 + 0.8 * math.sin(self.t / 9.0)), reset, extras
+
+    lengths = [2 + (i % 5) for i in range(6)]
+    env = wrap_env(WavyTask(6, lengths, [0.5 * (i + 1) for i in range(6)], device="cpu"))
+    window, interval = 12, 5
+    agent = make_ppo(env, "cpu", tmp_path, experiment={"write_interval": interval, "checkpoint_interval": 1000,
+                                                       "best_window": window})
+    finished, running = [], torch.zeros(6)
+    step = env.step
+
+    def recording_step(actions):
+        out = step(actions)
+        _, rewards, terminated, truncated, _ = out
+        running.add_(rewards.view(-1))
+        done = (terminated | truncated).view(-1)
+        finished.extend(running[done].tolist())  # step, then env order: the tracker's order
+        running[done] = 0.0
+        return out
+
+    env.step = recording_step
+    expected, best, writes = [], -math.inf, []
+    write_tracking_data = agent.write_tracking_data
+
+    def reference_then_write(timestep, timesteps):
+        nonlocal best
+        if len(finished) >= window:
+            mean = sum(finished[-window:]) / window
+            if mean > best:
+                best = mean
+                expected.append((timestep, mean))
+        write_tracking_data(timestep, timesteps)
+
+    write_checkpoint = agent.write_checkpoint
 
     def spy(timestep, timesteps, include_agent=True):
-        writes.append((timestep, agent.last_written_timestep, agent.best_return))
-        return original(timestep, timesteps, include_agent)
+        if timestep == "best":
+            writes.append((agent.last_written_timestep, agent.best_return))
+        return write_checkpoint(timestep, timesteps, include_agent)
 
-    agent.write_checkpoint = spy
-    train(agent, env, 60)
-    # episodes per step over the 6 envs: sum(1 / L_i); 40 finished episodes take ~ 20 steps
-    per_step = sum(1 / n for n in lengths)
-    first_possible = math.ceil(40 / per_step / 5) * 5
-    assert writes and writes[0][0] == "best"
-    assert writes[0][1] >= first_possible - 5
-    assert len(writes) <= 3  # written again only when the window mean improves
+    agent.write_tracking_data, agent.write_checkpoint = reference_then_write, spy
+    train(agent, env, 150)
+    assert [t for t, _ in writes] == [t for t, _ in expected]
+    for (_, got), (_, want) in zip(writes, expected):
+        assert got == pytest.approx(want, rel=1e-6)
+    assert all(b > a for (_, a), (_, b) in zip(writes, writes[1:]))  # each write an improvement
+    assert len(writes) >= 3 and writes[-1][0] < 150 - interval  # several improvements, then none to the end
     assert (tmp_path / "exp" / "checkpoints" / "best_policy.pt").is_file()
 
 

@@ -249,7 +249,7 @@ def test_learns_cartpole(agent_name, device, tmp_path):
     # the last write interval's finished episodes (exploration on)
     final = agent.last_tracking["Reward / Total reward (mean)"]
     print(f"{agent_name}: random policy {baseline:.1f}, trained {final:.1f} "
-          f"({agent.last_tracking['_finished_episodes']:.0f} episodes) in {elapsed:.1f} s")
+          f"({agent.last_summary.finished_episodes} episodes) in {elapsed:.1f} s")
     assert final > baseline + 50.0, (final, baseline)
     assert final > 2 * baseline
 

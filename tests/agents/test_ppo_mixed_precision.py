@@ -116,7 +116,8 @@ def test_float16_mixed_precision_scales_the_losses(counting_task, device, tmp_pa
 
 def test_float16_gradients_follow_the_float32_ones(counting_task, device, tmp_path, float16_autocast):
     """After unscaling (done before clipping: a clip far above the norm keeps them as they are) the
-    float16 run's gradients agree with float32's to float16's precision."""
+    float16 run's gradients agree with float32's within 0.1% (the relative error of the whole gradient
+    vector, the figure docs/training.md states with its measured value)."""
     grads = []
     for mixed in (False, True):
         env, _, _ = counting_env(counting_task, device)
@@ -131,7 +132,9 @@ def test_float16_gradients_follow_the_float32_ones(counting_task, device, tmp_pa
     assert not torch.equal(full, mixed)  # float16 did run
     cosine = torch.nn.functional.cosine_similarity(full, mixed, dim=0)
     assert 0.999 < cosine < 1.0 + 1e-6, float(cosine)  # (float32 rounding can put it an ulp above 1: seen on a GPU)
-    assert abs(float(mixed.norm() / full.norm()) - 1) < 0.01
+    error = float((mixed - full).norm() / full.norm())
+    print(f"float16 vs float32 gradients on {device}: relative error {error:.2e}")  # shown with pytest -s
+    assert error < 1e-3
 
 
 def test_the_grad_scaler_state_is_in_agent_checkpoints(counting_task, device, tmp_path, float16_autocast):

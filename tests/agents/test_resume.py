@@ -26,7 +26,7 @@ from skrl_isaac.utils import set_seed
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def build(directory, seed=0, timesteps=64):
+def build(directory, seed=0, timesteps=64, checkpoint_interval=24):
     set_seed(seed)
     env = wrap_env(load_embedded_env("Ant", num_envs=8, device="cpu", seed=seed))
     models = {"policy": MLPGaussianPolicy(env.observation_space, env.action_space, "cpu", hiddens=[32, 32]),
@@ -35,7 +35,7 @@ def build(directory, seed=0, timesteps=64):
            "state_preprocessor": "RunningStandardScaler", "value_preprocessor": "RunningStandardScaler",
            "rewards_shaper": lambda r, t, T: r * 0.01,
            "experiment": {"directory": str(directory), "experiment_name": "run", "write_interval": 16,
-                          "checkpoint_interval": 24, "checkpoint_policy_only": False}}
+                          "checkpoint_interval": checkpoint_interval, "checkpoint_policy_only": False}}
     agent = PPO(models=models, memory=RandomMemory(memory_size=8, num_envs=8, device="cpu"), cfg=cfg,
                 observation_space=env.observation_space, action_space=env.action_space, device="cpu")
     trainer = SequentialTrainer(env=env, agents=agent, cfg={"timesteps": timesteps, "disable_progressbar": True})
@@ -67,6 +67,30 @@ def test_resumed_run_matches_the_uninterrupted_run(tmp_path, scalars_reader):
     resumed_scalars = scalars_reader(tmp_path / "b" / "run")
     for tag in ("Loss / Policy loss", "Reward / Instantaneous reward (mean)"):
         assert dict(straight_scalars[tag])[64] == dict(resumed_scalars[tag])[64]
+
+
+@pytest.mark.parametrize("start", [12, 36])
+def test_resume_mid_rollout_is_bit_identical(tmp_path, start):
+    """Checkpoints every 12 steps with rollouts of 8: steps 12 and 36 are in the middle of a rollout, so
+    the resumed run must pick up the half-filled memory, the rollout counter, the tracker's pending
+    block and the RNG states where they were."""
+    straight, trainer = build(tmp_path / "a", timesteps=48, checkpoint_interval=12)
+    trainer.train()
+    checkpoint = tmp_path / "a" / "run" / "checkpoints" / f"{start}_agent.pt"
+    assert read_state_file(checkpoint)["scalars"]["_rollout"] % 8 == 4  # mid-rollout indeed
+    resumed, trainer = build(tmp_path / "b", seed=123, timesteps=48, checkpoint_interval=12)
+    assert trainer.resume(str(checkpoint)) == start
+    trainer.train()
+    for name in ("policy", "value"):
+        for key, value in straight.models[name].state_dict().items():
+            assert torch.equal(value, resumed.models[name].state_dict()[key]), f"{name}.{key} differs"
+    for key, value in straight.optimizer.state_dict()["state"].items():
+        assert all(torch.equal(v, resumed.optimizer.state_dict()["state"][key][k]) for k, v in value.items())
+    for name in ("_state_preprocessor", "_value_preprocessor"):
+        for key, value in getattr(straight, name).state_dict().items():
+            assert torch.equal(value, getattr(resumed, name).state_dict()[key]), f"{name}.{key} differs"
+    for name, tensor in straight.memory.tensors.items():
+        assert torch.equal(tensor, resumed.memory.tensors[name]), f"memory {name} differs"
 
 
 def test_resume_refuses_foreign_files(tmp_path):

@@ -10,7 +10,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skrl_isaac.agents.torch.tracking import Tracker
+from skrl_isaac.agents.torch.tracking import Tracker, TrackingSummary
+
+
+def flat(summary: TrackingSummary) -> dict[str, float]:
+    """A flush as one dict: its scalars, plus ``_finished_episodes`` / ``_window_mean`` when it has them
+    (the reference below computes all of them the same way)."""
+    out = dict(summary.scalars)
+    if summary.finished_episodes:
+        out["_finished_episodes"] = summary.finished_episodes
+    if summary.window_mean is not None:
+        out["_window_mean"] = summary.window_mean
+    return out
 
 
 def reference(rewards: np.ndarray, dones: np.ndarray, window: int) -> dict[str, float]:
@@ -61,7 +72,7 @@ def test_flush_matches_the_reference(data, block_steps):
     tracker = Tracker(rewards.shape[1], torch.device("cpu"), window=window, block_steps=block_steps)
     for r, d in zip(rewards, dones):
         tracker.record_step(torch.tensor(r).view(-1, 1), torch.tensor(d).view(-1, 1))
-    got, want = tracker.flush(), reference(rewards, dones, window)
+    got, want = flat(tracker.flush()), reference(rewards, dones, window)
     assert set(got) == set(want)
     for tag, value in want.items():
         assert got[tag] == pytest.approx(value, rel=1e-6, abs=1e-6), tag
@@ -87,7 +98,7 @@ def test_state_dict_resumes_exactly(data, cut, block_steps, resumed_block_steps)
         resumed.load_state_dict(first.state_dict())
         for step in steps[cut:]:
             resumed.record_step(*step)
-        got, want = resumed.flush(), straight.flush()
+        got, want = flat(resumed.flush()), flat(straight.flush())
         assert set(got) == set(want)
         for tag, value in want.items():
             assert got[tag] == pytest.approx(value, rel=1e-5, abs=1e-5), tag
@@ -103,14 +114,14 @@ def test_flush_resets_and_unfinished_episodes_carry_over(device):
     tracker = Tracker(2, torch.device(device))
     ones = torch.ones((2, 1), device=device)
     tracker.record_step(ones, torch.tensor([[True], [False]], device=device))
-    first = tracker.flush()
+    first = flat(tracker.flush())
     assert first["_finished_episodes"] == 1 and first["Episode / Total timesteps (max)"] == 1
     tracker.record_step(2 * ones, torch.tensor([[False], [True]], device=device))
-    second = tracker.flush()  # env 1's episode began before the first flush: 2 steps, return 3
+    second = flat(tracker.flush())  # env 1's episode began before the first flush: 2 steps, return 3
     assert second["_finished_episodes"] == 1
     assert second["Reward / Total reward (mean)"] == 3.0 and second["Episode / Total timesteps (mean)"] == 2.0
     assert second["Reward / Instantaneous reward (mean)"] == 2.0
-    empty = tracker.flush()
+    empty = flat(tracker.flush())
     assert empty == {} or "_finished_episodes" not in empty
     assert not math.isnan(tracker._ep_min.sum().item()) and tracker._ep_min[0].item() == math.inf
 
@@ -121,7 +132,7 @@ def test_state_from_another_window_loads_and_restarts_the_window():
     plain = Tracker(2, torch.device("cpu"), window=0)  # e.g. resumed with checkpoints off
     plain.load_state_dict(saved.state_dict())
     plain.record_step(torch.tensor([[1.0], [1.0]]), torch.tensor([[True], [False]]))
-    out = plain.flush()
+    out = flat(plain.flush())
     assert "_window_mean" not in out and out["_finished_episodes"] == 2  # env 1 at step 1, env 0 at step 2
     assert out["Reward / Total reward (max)"] == 2.0 and out["Episode / Total timesteps (max)"] == 2.0
 
@@ -131,7 +142,7 @@ def test_many_episodes_ending_in_one_block_keep_the_last_ones_in_the_window(devi
     for step in range(2):  # 8 episodes end within one block; the window must hold the last 3 in order
         tracker.record_step(torch.tensor([1.0, 2.0, 3.0, 4.0], device=device) + 10 * step,
                             torch.ones(4, dtype=torch.bool, device=device))
-    out = tracker.flush()
+    out = flat(tracker.flush())
     assert out["_finished_episodes"] == 8
     assert out["_window_mean"] == pytest.approx((12 + 13 + 14) / 3)
 

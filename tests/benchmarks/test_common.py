@@ -81,7 +81,7 @@ def test_phase_times_of_an_off_policy_loop():
     loop = OursLoop(4, write_interval=0, checkpoint_interval=0, steady=True, task="Cartpole", train="CartpoleSAC")
     try:
         assert loop.rollouts == 1  # one env step per iteration
-        learning_starts = loop.agent._learning_starts
+        learning_starts = loop.agent.config.learning_starts
         times = PhaseTimes(loop)
         loop.run(learning_starts)
         assert times.seconds["update"] == 0.0  # no gradient step before learning_starts

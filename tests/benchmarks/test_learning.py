@@ -15,14 +15,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 import learning  # noqa: E402
 
+from skrl_isaac.agents.torch.tracking import TrackingSummary  # noqa: E402
 from skrl_isaac.trainers.torch import SequentialTrainer  # noqa: E402
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 10**9), st.floats(0.0, 1e7), st.floats(-1e6, 1e6), st.integers(1, 10**6), st.floats(1.0, 1e5))
 def test_summary_lines_of_the_trainer_parse_back(step, rate, ret, n, length):
-    data = {"Reward / Total reward (mean)": ret, "_finished_episodes": float(n), "Episode / Total timesteps (mean)": length}
-    point = learning.parse_summary(SequentialTrainer._summary(step, rate, data) + "\n", 12.5)
+    summary = TrackingSummary({"Reward / Total reward (mean)": ret, "Episode / Total timesteps (mean)": length},
+                              finished_episodes=n, timestep=step)
+    point = learning.parse_summary(SequentialTrainer._summary(rate, summary) + "\n", 12.5)
     assert point is not None
     assert (point.seconds, point.timestep, point.episodes) == (12.5, step, n)
     assert point.env_steps_per_s == float(f"{rate:.0f}")
@@ -30,7 +32,7 @@ def test_summary_lines_of_the_trainer_parse_back(step, rate, ret, n, length):
 
 
 def test_a_line_without_finished_episodes_and_other_lines():
-    point = learning.parse_summary(SequentialTrainer._summary(32, 1234.0, {}), 1.0)
+    point = learning.parse_summary(SequentialTrainer._summary(1234.0, TrackingSummary(timestep=32)), 1.0)
     assert point is not None and point.timestep == 32 and point.episode_return is None and point.episodes == 0
     assert learning.parse_summary("[skrl_isaac] task Ant (embedded MuJoCo suite), 512 envs", 1.0) is None
     assert learning.parse_summary("mean over 3 episodes: return 12.00, length 5.0", 1.0) is None

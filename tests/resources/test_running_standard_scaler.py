@@ -3,6 +3,7 @@ while the float32 mean/std are converted only when they do."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -100,3 +101,45 @@ def test_gradients_reach_the_input_only(no_grad):
     if not no_grad:
         y.sum().backward()
         assert x.grad is not None and scaler.running_mean.grad is None
+
+
+# -- the running statistics against a float64 reference computed from the raw data ----------------
+def pooled_reference(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mean, variance and count of the raw ``data`` (float64, all at once) pooled with the scaler's prior
+    (one pseudo-sample of mean 0 and variance 1, which its initial buffers stand for)."""
+    n = data.shape[0]
+    mean = data.sum(axis=0) / (n + 1)
+    m2 = 1.0 + mean**2 + ((data - mean) ** 2).sum(axis=0)  # prior: variance 1 + its offset from the mean
+    return mean, m2 / (n + 1), float(n + 1)
+
+
+def assert_matches_reference(scaler: RunningStandardScaler, data: np.ndarray) -> None:
+    mean, variance, count = pooled_reference(data)
+    np.testing.assert_allclose(scaler.running_mean.cpu().numpy(), mean, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(scaler.running_variance.cpu().numpy(), variance, rtol=1e-10, atol=1e-12)
+    assert scaler.current_count.item() == count
+
+
+def test_statistics_of_one_batch_match_the_float64_reference(device):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((257, SIZE), generator=gen) * torch.tensor([1.0, 3.0, 0.1, 50.0, 2.0]) + torch.arange(SIZE) * 7
+    scaler = RunningStandardScaler(SIZE, device=device)
+    scaler.update(x.to(device))
+    assert_matches_reference(scaler, x.double().numpy())
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(2, 300), cuts=st.lists(st.integers(1, 299), max_size=6), seed=st.integers(0, 2**31 - 1),
+       offset=st.floats(1.0, 1000.0), sign=st.sampled_from([-1.0, 1.0]), scale=st.floats(1e-3, 100.0),
+       drift=st.floats(0.0, 10.0))
+def test_statistics_over_random_batch_splits_match_the_float64_reference(rows, cuts, seed, offset, sign, scale, drift):
+    """The same data fed in random batch splits (the batches' means drift apart, so the cross term
+    ``delta^2 * n_a * n_b / n`` of the parallel update matters) gives the all-at-once statistics."""
+    gen = torch.Generator().manual_seed(seed)
+    ramp = torch.linspace(0.0, drift, rows).unsqueeze(1)  # later rows sit elsewhere: batch means differ
+    x = (torch.randn((rows, SIZE), generator=gen) * scale + sign * offset + ramp * scale).float()
+    bounds = sorted({c for c in cuts if c < rows} | {0, rows})
+    scaler = RunningStandardScaler(SIZE, device="cpu")
+    for start, stop in zip(bounds, bounds[1:]):
+        scaler(x[start:stop], train=True)  # float32 in, as an agent's states
+    assert_matches_reference(scaler, x.double().numpy())

@@ -1,9 +1,7 @@
-"""Agent base class: experiment directory, TensorBoard tracking and checkpoints, shared by every agent."""
+"""Agent base class: the learner every agent shares; what a run writes belongs to its run recorder."""
 
 from __future__ import annotations
 
-import datetime
-import os
 from typing import Any, ContextManager, Mapping
 
 import torch
@@ -11,25 +9,14 @@ import torch
 from skrl_isaac import logger
 from skrl_isaac.agents.torch.precision import (autocast, autocast_dtype, check_mixed_precision, make_grad_scaler,
                                                no_autocast)
-from skrl_isaac.agents.torch.tracking import Tracker
+from skrl_isaac.agents.torch.recorder import EXPERIMENT_DEFAULT_CONFIG, RunRecorder, TrainingDiverged
+from skrl_isaac.agents.torch.tracking import TrackingSummary
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
 from skrl_isaac.utils.files import atomic_torch_save
 
-EXPERIMENT_DEFAULT_CONFIG: dict[str, Any] = {
-    "directory": "",                # experiment's parent directory ("" -> ./runs)
-    "experiment_name": "",          # experiment name ("" -> <%y-%m-%d_%H-%M-%S-%f>_<AgentClass>)
-    "write_interval": 250,          # TensorBoard writing interval (timesteps); <= 0 disables it
-    "checkpoint_interval": 1000,    # interval for checkpoints (timesteps); <= 0 disables them
-    "checkpoint_policy_only": True,  # checkpoint the policy only (True) or every model (False)
-    "best_window": 100,             # best_<model>.pt: best mean return over this many last finished episodes (<= 0: off)
-}
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss or a parameter became NaN/inf: training stops, the newest checkpoint is the last good one."""
-
+__all__ = ["Agent", "EXPERIMENT_DEFAULT_CONFIG", "TrainingDiverged", "identity_preprocessor", "resolve_class"]
 
 #: preprocessors a config may name as a string (``"state_preprocessor": "RunningStandardScaler"``)
 PREPROCESSORS = {"RunningStandardScaler": RunningStandardScaler}
@@ -41,11 +28,12 @@ def identity_preprocessor(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.T
 
 
 class Agent:
-    """Base class of the agents (DQN, DDPG, TD3, SAC, PPO).
+    """Base class of the agents (DQN, DDPG, TD3, SAC, PPO): the learner (act, record, update, optimize).
 
-    It owns the experiment directory, the TensorBoard writer (every ``write_interval`` timesteps),
-    the checkpoints (every ``checkpoint_interval`` timesteps) and the tracking of the reward and
-    episode metrics, accumulated on the device and written once per interval.
+    What the run writes (the experiment folder, the TensorBoard writer every ``write_interval``
+    timesteps, the checkpoints every ``checkpoint_interval`` timesteps, the best files, the divergence
+    check) belongs to its :attr:`recorder` (:class:`~skrl_isaac.agents.torch.recorder.RunRecorder`);
+    the spec's API (``track_data``, ``writer``, ``write_checkpoint``, ``cfg["experiment"]``) delegates to it.
 
     :param models: the agent's models by name (e.g. ``{"policy": ..., "value": ...}``)
     :param memory: the agent's memory (rollout or replay buffer)
@@ -67,61 +55,79 @@ class Agent:
         self.device = torch.device("cuda:0" if device is None and torch.cuda.is_available() else (device or "cpu"))
         self.cfg = cfg
 
-        experiment = cfg["experiment"]
-        self.write_interval = int(experiment["write_interval"])
-        self.checkpoint_interval = int(experiment["checkpoint_interval"])
-        self.checkpoint_policy_only = bool(experiment["checkpoint_policy_only"])
-        self.best_window = int(experiment.get("best_window", 0))
+        self.recorder = RunRecorder(cfg["experiment"], type(self).__name__, self.device, self.models)
         self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0) or 0)  # <= 0: no clipping (see optimize())
         # bfloat16 (float16 on pre-Ampere GPUs) autocast of the models' forward passes (each agent decides
         # which; see precision.py); float16 scales its losses with grad_scaler (saved in agent checkpoints)
         mixed_precision = check_mixed_precision(cfg.get("mixed_precision", False), self.device)
         self._autocast_dtype = autocast_dtype(self.device) if mixed_precision else None  # None: float32 only
         self.grad_scaler = make_grad_scaler(self.device, self._autocast_dtype)
-        directory = experiment["directory"] or os.path.join(os.getcwd(), "runs")
-        name = experiment["experiment_name"] or (
-            datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f") + "_" + type(self).__name__)
-        self.experiment_dir = os.path.join(directory, name)
 
         # modules written by checkpoints: name -> module (subclasses register theirs)
         self.checkpoint_modules: dict[str, torch.nn.Module] = {}
         self.policy_checkpoint_names: tuple[str, ...] = ("policy",)
-        self._writer = None
-        self._tracker: Tracker | None = None
-        self.last_tracking: dict[str, float] = {}
-        self.last_written_timestep = 0
-        self.best_return = -float("inf")
         self._initialized = False
-        self._timestep = 0  # timestep of the step being recorded (for diagnostics)
-        self._first_nonfinite: dict[str, torch.Tensor] = {}  # loss tag -> first timestep it was NaN/inf (-1: never)
         self._env_state_fn = None
 
     #: names of int/float attributes (counters) that the agent checkpoint restores on resume
     state_scalars: tuple[str, ...] = ("best_return",)
 
-    # -- set-up -------------------------------------------------------------------------------
+    # -- the recorder's face (the spec's API and the counters the trainer and the CLI read) ----------
     @property
     def writer(self):
         """The TensorBoard ``SummaryWriter`` (None when ``write_interval <= 0`` or before :meth:`init`)."""
-        return self._writer
+        return self.recorder.writer
+
+    @property
+    def experiment_dir(self) -> str:
+        """The run folder: ``<directory>/<experiment_name>``."""
+        return self.recorder.experiment_dir
+
+    @property
+    def write_interval(self) -> int:
+        return self.recorder.cfg.write_interval
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.recorder.cfg.checkpoint_interval
+
+    @property
+    def checkpoint_policy_only(self) -> bool:
+        return self.recorder.cfg.checkpoint_policy_only
 
     @property
     def tracking_enabled(self) -> bool:
         return self.write_interval > 0
 
+    @property
+    def last_summary(self) -> TrackingSummary | None:
+        """The summary of the last TensorBoard write (None before the first)."""
+        return self.recorder.last_summary
+
+    @property
+    def last_tracking(self) -> dict[str, float]:
+        """The values of the last TensorBoard write, by tag."""
+        summary = self.recorder.last_summary
+        return dict(summary.scalars) if summary is not None else {}
+
+    @property
+    def last_written_timestep(self) -> int:
+        return self.recorder.last_written_timestep
+
+    @property
+    def best_return(self) -> float:
+        """The best window mean so far (the return of ``best_<model>.pt``); restored on resume."""
+        return self.recorder.best_return
+
+    @best_return.setter
+    def best_return(self, value: float) -> None:
+        self.recorder.best_return = float(value)
+
+    # -- set-up -------------------------------------------------------------------------------
     def init(self, trainer_cfg: Mapping[str, Any] | None = None) -> None:
         """Create the experiment directory and the writer; called by the trainer before training."""
         num_envs = self.memory.num_envs if self.memory is not None else int((trainer_cfg or {}).get("num_envs", 1))
-        if self.write_interval > 0 or self.checkpoint_interval > 0:
-            os.makedirs(self.experiment_dir, exist_ok=True)
-        if self.write_interval > 0 and self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(log_dir=self.experiment_dir)
-            if self._tracker is None:
-                # the last-episodes window feeds only the best checkpoint: no ring to keep without checkpoints
-                window = self.best_window if self.checkpoint_interval > 0 else 0
-                self._tracker = Tracker(num_envs, self.device, window=window)
+        self.recorder.open(num_envs)
         self._initialized = True
 
     def attach_env(self, env: Any) -> None:
@@ -142,19 +148,11 @@ class Agent:
         :param tag: ``"<Tag> / <Metric>"``, e.g. ``"Resource / CPU usage"``
         :param value: a number, or a 0-dim/one-element tensor (kept on its device until the write)
         """
-        if self._tracker is not None:
-            self._tracker.add(tag, value)
-        if tag.startswith("Loss /") and isinstance(value, torch.Tensor):
-            first = self._first_nonfinite.get(tag)
-            if first is None:
-                first = self._first_nonfinite[tag] = torch.full((), -1, dtype=torch.long, device=value.device)
-            bad = ~torch.isfinite(value.detach()).all()
-            first.copy_(torch.where(bad & (first < 0), self._timestep, first))
+        self.recorder.track(tag, value)
 
     def track_stats(self, tag: str, values: torch.Tensor) -> None:
         """Track ``"<tag> (max)"``, ``"<tag> (min)"`` and ``"<tag> (mean)"`` of a device tensor (reduced on the device)."""
-        if self._tracker is not None:
-            self._tracker.add_stats(tag, values)
+        self.recorder.track_stats(tag, values)
 
     @property
     def _mixed_precision(self) -> bool:
@@ -192,45 +190,16 @@ class Agent:
 
         Called before every TensorBoard write and checkpoint, so a diverged model is never checkpointed.
         """
-        tags = list(self._first_nonfinite)
-        params = [(n, p) for n, m in self.models.items() if m is not None for p in m.parameters()]
-        flags = [self._first_nonfinite[t].to(self.device) for t in tags]
-        flags += [(~torch.isfinite(p.detach()).all()).to(torch.long) for _, p in params]  # 1: not finite
-        if not flags:
-            return
-        values = torch.stack(flags).tolist()
-        problems = [f"{tag!r} became NaN/inf at timestep {step}" for tag, step in zip(tags, values) if step >= 0]
-        bad_models = sorted({n for (n, _), bad in zip(params, values[len(tags):]) if bad})
-        if bad_models:
-            problems.append(f"parameters of {bad_models} are NaN/inf")
-        if problems:
-            raise TrainingDiverged(f"training stopped at timestep {timestep}: " + "; ".join(problems)
-                                   + f". The newest checkpoint in {os.path.join(self.experiment_dir, 'checkpoints')}"
-                                   " is the last good one.")
+        self.recorder.check_finite(timestep)
 
     def write_tracking_data(self, timestep: int, timesteps: int) -> None:
-        """Write the means of the tracked data at ``timestep`` (one host synchronization)."""
-        if self._tracker is None:
-            return
-        self.check_finite(timestep)
-        data = self._tracker.flush()
-        for tag, value in data.items():
-            if not tag.startswith("_"):
-                self._writer.add_scalar(tag, value, global_step=timestep)
-        self._writer.flush()
-        self.last_tracking = data
-        self.last_written_timestep = timestep
-        window_mean = data.get("_window_mean")
-        if self.checkpoint_interval > 0 and window_mean is not None and window_mean > self.best_return:
-            self.best_return = window_mean
+        """Write the means of the tracked data at ``timestep`` (one host synchronization); on a new best
+        window mean, the best checkpoint."""
+        summary = self.recorder.write_tracking(timestep)
+        if summary is not None and summary.new_best:
             self.write_checkpoint("best", timesteps, include_agent=False)
 
     # -- checkpoints --------------------------------------------------------------------------
-    def _checkpoint_items(self) -> dict[str, torch.nn.Module]:
-        if not self.checkpoint_policy_only:
-            return {k: m for k, m in self.checkpoint_modules.items() if m is not None}
-        return {k: m for k, m in self.checkpoint_modules.items() if k in self.policy_checkpoint_names and m is not None}
-
     def write_checkpoint(self, timestep: int | str, timesteps: int, include_agent: bool = True) -> list[str]:
         """Write ``checkpoints/<timestep>_<name>.pt`` for the policy (and its input preprocessor) or every model.
 
@@ -238,17 +207,9 @@ class Agent:
         also ``<timestep>_agent.pt``, the whole training state (see :mod:`skrl_isaac.agents.torch.state`)
         from which training resumes exactly. Return the written paths.
         """
-        if isinstance(timestep, int):
-            self.check_finite(timestep)
-        folder = os.path.join(self.experiment_dir, "checkpoints")
-        paths = []
-        for name, module in self._checkpoint_items().items():
-            path = os.path.join(folder, f"{timestep}_{name}.pt")
-            atomic_torch_save(module.state_dict(), path)
-            paths.append(path)
-        if include_agent and not self.checkpoint_policy_only:
-            paths.append(self.save(os.path.join(folder, f"{timestep}_agent.pt"), timestep))
-        return paths
+        save_agent = (lambda path: self.save(path, timestep)) if include_agent else None
+        return self.recorder.write_checkpoint(timestep, self.checkpoint_modules, self.policy_checkpoint_names,
+                                              save_agent)
 
     def save(self, path: str, timestep: int) -> str:
         """Write the whole training state (and the environment's, when attached) to ``path`` atomically."""
@@ -276,7 +237,7 @@ class Agent:
             self.init()
         state = read_state_file(path, map_location=self.device)
         load_agent_state(self, state, path)
-        self.last_written_timestep = int(state["timestep"])
+        self.recorder.last_written_timestep = int(state["timestep"])
         return state
 
     # -- interaction --------------------------------------------------------------------------
@@ -296,9 +257,7 @@ class Agent:
                           next_states: torch.Tensor, terminated: torch.Tensor, truncated: torch.Tensor,
                           infos: Any, timestep: int, timesteps: int) -> None:
         """Record one environment step (all envs): tracking here, memory writes in the subclasses."""
-        self._timestep = timestep + 1
-        if self._tracker is not None:
-            self._tracker.record_step(rewards, terminated | truncated)
+        self.recorder.record_step(rewards, terminated | truncated, timestep)
 
     def pre_interaction(self, timestep: int, timesteps: int) -> None:
         """Called before each environment step."""
@@ -317,9 +276,7 @@ class Agent:
 
     def close(self) -> None:
         """Flush and close the writer; wait for the memory's pending exports."""
-        if self._writer is not None:
-            self._writer.flush()
-            self._writer.close()
+        self.recorder.close()
         if self.memory is not None:
             self.memory.close()
 

@@ -1,8 +1,8 @@
 """Replay an agent's optimization step as a CUDA graph: one launch instead of hundreds of kernels.
 
-On a GPU the PPO update of small MLPs is bound by the host: each of the ~280 kernels of one minibatch
-step (forward, losses, backward, gradient clipping, fused Adam) costs the Python dispatcher and a
-launch (~10-20 us), while the GPU finishes each in a few. :class:`CudaGraphStep` runs a step function
+On a GPU the PPO update of small MLPs is bound by the host: each of the hundreds of kernels of one
+minibatch step (forward, losses, backward, gradient clipping, fused Adam) costs the Python dispatcher
+and a launch, which take longer than the GPU needs to run it. :class:`CudaGraphStep` runs a step function
 eagerly for a few warm-up calls (on a side stream, as CUDA graph capture requires), then captures it
 once into a ``torch.cuda.CUDAGraph`` and from then on copies the new inputs into the captured ones
 and replays the graph. The replay launches the captured kernels with the same arguments in the same
@@ -48,8 +48,8 @@ class CudaGraphStep:
     :param optimizers: optimizers stepped inside ``step`` (their ``capturable`` flag is set during capture)
     :param warmup_calls: eager calls per input shape before capture (CUDA graphs need warmed-up
                          libraries and allocated optimizer state; PyTorch's docs use 3)
-    :param check_every_call: compare ``storage()`` on every call (~50-100 us of host time for an MLP and
-                             its optimizer); with False the caller calls :meth:`check_storage` itself
+    :param check_every_call: compare ``storage()`` on every call (host time per call, over every tensor of
+                             the models and optimizers); with False the caller calls :meth:`check_storage` itself
     :param name: what the step is, for the warning when it cannot be captured (e.g. ``"PPO update step"``)
     :param variant: what else makes the step run other kernels, each value getting its own graph (e.g. the
                     models' train/eval modes: dropout); the grad mode and the inputs' shapes always do

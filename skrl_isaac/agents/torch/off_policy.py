@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ from skrl_isaac.agents.torch.optim import make_adam
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.noises.torch import GaussianNoise, Noise, OrnsteinUhlenbeckNoise
-from skrl_isaac.utils.config import merge_config
+from skrl_isaac.utils.config import merge_config, typed_view
 from skrl_isaac.utils.spaces import is_discrete
 
 SCHEDULERS = {name: getattr(torch.optim.lr_scheduler, name) for name in
@@ -142,6 +143,28 @@ def make_noise(spec: Noise | Mapping[str, Any] | None, device: torch.device) -> 
     raise ValueError(f"a noise must be a Noise instance, None or a dict with a 'class' key; got {spec!r}")
 
 
+@dataclass(frozen=True)
+class OffPolicyConfig:
+    """The scalar hyperparameters every off-policy agent reads from its merged ``DEFAULT_CONFIG``."""
+
+    batch_size: int
+    """Transitions per sampled minibatch."""
+    gradient_steps: int
+    """Gradient steps per update (one update per environment step)."""
+    discount_factor: float
+    """Discount factor (gamma) of the bootstrapped targets."""
+    polyak: float
+    """Soft update coefficient of the target networks (tau)."""
+    random_timesteps: int
+    """Steps that act uniformly at random before the policy acts."""
+    learning_starts: int
+    """Steps before the first update."""
+    rewards_shaper: Callable[[Any, int, int], Any] | None
+    """``f(rewards, timestep, timesteps) -> rewards`` applied before storing (None: rewards as given)."""
+    time_limit_bootstrap: bool
+    """Bootstrap truncated transitions from their own states (False: treat them as terminal)."""
+
+
 class OffPolicyAgent(Agent):
     """Base of the replay-buffer agents: config merge, preprocessor, memory layout, sampling, update loop.
 
@@ -157,6 +180,9 @@ class OffPolicyAgent(Agent):
     :param defaults: the agent's ``DEFAULT_CONFIG``
     """
 
+    #: the dataclass of :attr:`config` (a subclass of :class:`OffPolicyConfig` with the agent's own scalars)
+    config_type: type[OffPolicyConfig] = OffPolicyConfig
+
     def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
                  action_space: Any, device: str | torch.device | None, cfg: Mapping[str, Any] | None,
                  defaults: Mapping[str, Any]) -> None:
@@ -165,20 +191,13 @@ class OffPolicyAgent(Agent):
         super().__init__(models, memory, observation_space, action_space, device, cfg)
         if memory is None:
             raise ValueError(f"{name} needs a replay memory: RandomMemory(memory_size=..., num_envs=..., device=...)")
-        self._batch_size = int(cfg["batch_size"])
-        self._gradient_steps = int(cfg["gradient_steps"])
+        self.config = typed_view(self.config_type, cfg, owner=name)  # the typed view of self.cfg
         for key in ("batch_size", "gradient_steps"):
-            if int(cfg[key]) < 1:
+            if getattr(self.config, key) < 1:
                 raise ValueError(f"{name}: cfg[{key!r}] must be >= 1, got {cfg[key]}")
-        self._discount_factor = float(cfg["discount_factor"])
-        self._polyak = float(cfg["polyak"])
-        self._random_timesteps = int(cfg["random_timesteps"])
-        self._learning_starts = int(cfg["learning_starts"])
-        self._rewards_shaper = cfg["rewards_shaper"]
-        self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
-        if memory.memory_size * memory.num_envs < self._batch_size:
+        if memory.memory_size * memory.num_envs < self.config.batch_size:
             logger.warning(f"{name}: the replay memory holds {memory.memory_size * memory.num_envs} transitions, "
-                           f"fewer than batch_size={self._batch_size}; minibatches will repeat transitions")
+                           f"fewer than batch_size={self.config.batch_size}; minibatches will repeat transitions")
 
         # state preprocessor (its statistics ride with the policy checkpoint)
         self._state_preprocessor = self._make_preprocessor("state_preprocessor", cfg["state_preprocessor"],
@@ -231,17 +250,17 @@ class OffPolicyAgent(Agent):
         """Track the step and store the transition in the replay memory (on the device)."""
         super().record_transition(states, actions, rewards, next_states, terminated, truncated, infos,
                                   timestep, timesteps)
-        if self._rewards_shaper is not None:
-            rewards = self._rewards_shaper(rewards, timestep, timesteps)
+        if self.config.rewards_shaper is not None:
+            rewards = self.config.rewards_shaper(rewards, timestep, timesteps)
         self.memory.add_samples(states=states, actions=actions, rewards=rewards, next_states=next_states,
                                 terminated=terminated, truncated=truncated)
 
     def post_interaction(self, timestep: int, timesteps: int) -> None:
         """Run the update once ``learning_starts`` steps are done, then the base class' writes."""
-        if timestep >= self._learning_starts and self._should_update(timestep):
+        if timestep >= self.config.learning_starts and self._should_update(timestep):
             self.set_mode("train")
             with self.autocast():  # (optimize() runs backward outside it)
-                for gradient_step in range(self._gradient_steps):
+                for gradient_step in range(self.config.gradient_steps):
                     self._update_step(timestep, timesteps, gradient_step)
             self.schedulers.step()
             self.set_mode("eval")
@@ -262,8 +281,8 @@ class OffPolicyAgent(Agent):
         from their own state when ``time_limit_bootstrap`` (see the module docstring).
         """
         states, actions, rewards, next_states, terminated, truncated = self.memory.sample(
-            TRANSITION_NAMES, batch_size=self._batch_size)[0]
-        if self._time_limit_bootstrap:
+            TRANSITION_NAMES, batch_size=self.config.batch_size)[0]
+        if self.config.time_limit_bootstrap:
             next_states = torch.where(truncated, states, next_states)
             not_done = (~terminated).to(rewards.dtype)
         else:
@@ -274,11 +293,11 @@ class OffPolicyAgent(Agent):
 
     def bootstrap(self, rewards: torch.Tensor, not_done: torch.Tensor, next_values: torch.Tensor) -> torch.Tensor:
         """``rewards + discount_factor * not_done * next_values``."""
-        return torch.addcmul(rewards, not_done, next_values, value=self._discount_factor)
+        return torch.addcmul(rewards, not_done, next_values, value=self.config.discount_factor)
 
     def soft_update(self, target: Model, source: Model, polyak: float | None = None) -> None:
         """``target <- polyak * source + (1 - polyak) * target`` (``polyak=1``: copy)."""
-        target.update_parameters(source, polyak=self._polyak if polyak is None else polyak)
+        target.update_parameters(source, polyak=self.config.polyak if polyak is None else polyak)
 
 
 class NoiseExplorationAgent(OffPolicyAgent):
@@ -295,7 +314,7 @@ class NoiseExplorationAgent(OffPolicyAgent):
 
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
         """The policy's actions plus the decaying exploration noise (uniform during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
+        if timestep < self.config.random_timesteps:
             return self.random_actions(states.shape[0]), None, None
         actions, _, outputs = self.policy.act(self._state_preprocessor(states))
         return self.exploration_actions(actions, timestep, timesteps), None, outputs

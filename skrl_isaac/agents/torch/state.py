@@ -26,9 +26,13 @@ MAX_MEMORY_BYTES = 256 * 2**20
 
 
 def _stateful_attributes(agent: Any) -> dict[str, Any]:
-    return {k: v for k, v in vars(agent).items()
-            if callable(getattr(v, "state_dict", None)) and callable(getattr(v, "load_state_dict", None))
-            and k not in ("memory",)}
+    objects = {k: v for k, v in vars(agent).items()
+               if callable(getattr(v, "state_dict", None)) and callable(getattr(v, "load_state_dict", None))
+               and k not in ("memory",)}
+    tracker = getattr(getattr(agent, "recorder", None), "tracker", None)
+    if tracker is not None:  # the run recorder's episode accumulators, under the name the files have always used
+        objects["_tracker"] = tracker
+    return objects
 
 
 def _private_values(agent: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

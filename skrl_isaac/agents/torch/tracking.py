@@ -7,8 +7,39 @@ Nothing here reads a tensor back to the host until :meth:`Tracker.flush`, which 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
+
+#: the episode tags of the spec that a summary line reads
+MEAN_RETURN_TAG = "Reward / Total reward (mean)"
+MEAN_LENGTH_TAG = "Episode / Total timesteps (mean)"
+
+
+@dataclass(frozen=True)
+class TrackingSummary:
+    """What one write of the tracked data saw (:meth:`Tracker.flush`, stamped by the run recorder)."""
+
+    scalars: dict[str, float] = field(default_factory=dict)
+    """Every value written to TensorBoard, by tag (interval means; episode tags only if one finished)."""
+    finished_episodes: int = 0
+    """Episodes that finished during the interval (those the episode tags are computed over)."""
+    window_mean: float | None = None
+    """Mean return of the last ``best_window`` finished episodes; None until that many finished."""
+    timestep: int = 0
+    """The timestep of the write (the TensorBoard step)."""
+    new_best: bool = False
+    """The window mean beat every earlier one: the best checkpoint is written with this summary."""
+
+    @property
+    def mean_return(self) -> float | None:
+        """Mean return of the episodes finished during the interval (None if none finished)."""
+        return self.scalars.get(MEAN_RETURN_TAG)
+
+    @property
+    def mean_length(self) -> float | None:
+        """Mean length (timesteps) of the episodes finished during the interval (None if none finished)."""
+        return self.scalars.get(MEAN_LENGTH_TAG)
 
 
 class Tracker:
@@ -17,7 +48,7 @@ class Tracker:
     :param num_envs: number of parallel environments (size of the per-env episode accumulators)
     :param device: device of the accumulators (the environment's device)
     :param window: number of last finished episodes whose mean return :meth:`flush` reports as
-                   ``_window_mean`` once that many have finished (<= 0: off)
+                   ``window_mean`` once that many have finished (<= 0: off)
     :param block_steps: steps whose statistics are folded in together (default :attr:`block_steps`)
 
     :meth:`record_step` does the per-step minimum (5 small in-place ops): it advances the per-env
@@ -169,7 +200,7 @@ class Tracker:
             if k == self.block_steps:
                 self._fold()
 
-    def flush(self) -> dict[str, float]:
+    def flush(self) -> TrackingSummary:
         """Return the mean of every tracked tag and the finished-episode statistics, then reset.
 
         This is the single host synchronization of a write interval. Episode tags appear only if
@@ -193,16 +224,14 @@ class Tracker:
         out.update({t: v / self._counts[t] for t, v in zip(tags, values)})
         out.update({t: v / self._counts[t] for t, v in self._float_sums.items()})
         count, r_sum, l_sum, r_min, l_min, r_max, l_max = values[len(tags):len(tags) + 7]
-        if self.window and values[-1] >= self.window:
-            out["_window_mean"] = values[-2]
+        window_mean = values[-2] if self.window and values[-1] >= self.window else None
         if count > 0:
             out["Reward / Total reward (max)"] = r_max
             out["Reward / Total reward (min)"] = r_min
-            out["Reward / Total reward (mean)"] = r_sum / count
+            out[MEAN_RETURN_TAG] = r_sum / count
             out["Episode / Total timesteps (max)"] = l_max
             out["Episode / Total timesteps (min)"] = l_min
-            out["Episode / Total timesteps (mean)"] = l_sum / count
-            out["_finished_episodes"] = count
+            out[MEAN_LENGTH_TAG] = l_sum / count
         self._sums.clear()
         self._float_sums.clear()
         self._counts.clear()
@@ -212,4 +241,4 @@ class Tracker:
         self._ep_sum.zero_()
         self._ep_min.fill_(math.inf)
         self._ep_max.fill_(-math.inf)
-        return out
+        return TrackingSummary(scalars=out, finished_episodes=int(count), window_mean=window_mean)

@@ -100,6 +100,19 @@ class Model(torch.nn.Module):
         return self.act(states, taken_actions)
 
     # -- utilities ----------------------------------------------------------------------------
+    def _init_action_clipping(self, clip_actions: bool) -> None:
+        """Set :attr:`clip_actions` (on only for a space with bounds) and keep the bounds as float32
+        buffers on the model's device (not in ``state_dict``: they come from the space)."""
+        self.clip_actions = bool(clip_actions) and hasattr(self.action_space, "low")
+        if self.clip_actions:
+            for name, bound in (("_clip_low", self.action_space.low), ("_clip_high", self.action_space.high)):
+                self.register_buffer(name, torch.as_tensor(np.asarray(bound), dtype=torch.float32, device=self.device),
+                                     persistent=False)
+
+    def clip_to_action_space(self, actions: torch.Tensor) -> torch.Tensor:
+        """``actions`` clamped to the action space's bounds when :attr:`clip_actions` is on, else as given."""
+        return torch.clamp(actions, self._clip_low, self._clip_high) if self.clip_actions else actions
+
     def random_act(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None) -> tuple:
         """Sample uniformly random actions from the action space (one per row of ``states``)."""
         n = states.shape[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch.distributions import Normal
 
@@ -33,12 +32,7 @@ class GaussianModel(Model):
         super().__init__(observation_space, action_space, device)
         if reduction not in self._REDUCTIONS:
             raise ValueError(f"reduction must be one of {self._REDUCTIONS}, got {reduction!r}")
-        self.clip_actions = bool(clip_actions) and hasattr(action_space, "low")
-        if self.clip_actions:
-            self.register_buffer("_clip_low", torch.as_tensor(np.asarray(action_space.low), dtype=torch.float32,
-                                                              device=self.device), persistent=False)
-            self.register_buffer("_clip_high", torch.as_tensor(np.asarray(action_space.high), dtype=torch.float32,
-                                                               device=self.device), persistent=False)
+        self._init_action_clipping(clip_actions)
         self.clip_log_std = clip_log_std
         self.min_log_std = float(min_log_std)
         self.max_log_std = float(max_log_std)
@@ -66,16 +60,14 @@ class GaussianModel(Model):
             log_std = torch.clamp(log_std, self.min_log_std, self.max_log_std)
         self._distribution = Normal(mean_actions, log_std.exp().expand_as(mean_actions), validate_args=False)
         actions = self._distribution.rsample()
-        if self.clip_actions:
-            actions = torch.clamp(actions, self._clip_low, self._clip_high)
+        actions = self.clip_to_action_space(actions)
         log_prob = self._reduce(self._distribution.log_prob(actions if taken_actions is None else taken_actions))
         return actions, log_prob, mean_actions
 
     def deterministic_act(self, states: torch.Tensor) -> torch.Tensor:
         """The actions used for evaluation: the mean actions (clipped if requested)."""
         mean_actions = full_precision(self.compute(states, None)[0])
-        if self.clip_actions:
-            mean_actions = torch.clamp(mean_actions, self._clip_low, self._clip_high)
+        mean_actions = self.clip_to_action_space(mean_actions)
         return mean_actions
 
     def distribution(self) -> Normal:

@@ -9,6 +9,7 @@ import torch
 import tqdm
 
 from skrl_isaac.agents.torch.base import Agent
+from skrl_isaac.agents.torch.tracking import TrackingSummary
 from skrl_isaac.utils.config import merge_config
 
 SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
@@ -107,22 +108,23 @@ class SequentialTrainer:
                     torch.set_num_threads(update_threads)
                 agent.post_interaction(timestep, self.timesteps)
                 states = next_states
-                if self.cfg["summary"] and agent.last_written_timestep == timestep + 1:
+                summary = agent.last_summary
+                if self.cfg["summary"] and summary is not None and summary.timestep == timestep + 1:
                     now = time.perf_counter()
                     rate = num_envs * (timestep + 1 - last_step) / max(now - last_time, 1e-9)
                     last_time, last_step = now, timestep + 1
-                    self.print(self._summary(timestep + 1, rate, agent.last_tracking))
+                    self.print(self._summary(rate, summary))
         finally:
             agent.close()
             if self.cfg["close_environment_at_exit"]:
                 env.close()
 
     @staticmethod
-    def _summary(step: int, rate: float, data: Mapping[str, float]) -> str:
-        line = f"timestep {step:>9d} | {rate:>9.0f} env-steps/s"
-        if "Reward / Total reward (mean)" in data:
-            line += (f" | episode return {data['Reward / Total reward (mean)']:9.2f}"
-                     f" (n={int(data['_finished_episodes'])}, len {data['Episode / Total timesteps (mean)']:.0f})")
+    def _summary(rate: float, summary: TrackingSummary) -> str:
+        line = f"timestep {summary.timestep:>9d} | {rate:>9.0f} env-steps/s"
+        if summary.mean_return is not None:
+            line += (f" | episode return {summary.mean_return:9.2f}"
+                     f" (n={summary.finished_episodes}, len {summary.mean_length:.0f})")
         else:
             line += " | no finished episode yet"
         return line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
@@ -9,6 +10,7 @@ import torch.nn.functional as F
 
 from skrl_isaac.agents.torch.off_policy import (REPLAY_CONFIG, UPDATE_CONFIG, OffPolicyAgent, default_config,
                                                   init_target, linear_schedule)
+from skrl_isaac.agents.torch.off_policy import OffPolicyConfig
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
@@ -34,6 +36,16 @@ DQN_DEFAULT_CONFIG: dict[str, Any] = default_config({
 }, UPDATE_CONFIG)  # the shared keys: see off_policy.py
 
 
+@dataclass(frozen=True)
+class DQNConfig(OffPolicyConfig):
+    """DQN's typed view of its merged config: the shared off-policy scalars and its own."""
+
+    update_interval: int
+    """Environment steps between two updates."""
+    target_update_interval: int
+    """Updates between two copies of the Q-network into the target network."""
+
+
 class DQN(OffPolicyAgent):
     """Deep Q-Network.
 
@@ -45,6 +57,8 @@ class DQN(OffPolicyAgent):
     :param device: device of the computations
     :param cfg: configuration, see ``DQN_DEFAULT_CONFIG`` (unknown keys are an error)
     """
+
+    config_type = DQNConfig
 
     def __init__(self, models: Mapping[str, Model], memory: Memory | None = None, observation_space: Any = None,
                  action_space: Any = None, device: str | torch.device | None = None,
@@ -59,8 +73,8 @@ class DQN(OffPolicyAgent):
         self.policy_checkpoint_names = ("q_network", "state_preprocessor")
         init_target(self.target_q_network, self.q_network)
 
-        self._update_interval = max(int(self.cfg["update_interval"]), 1)
-        self._target_update_interval = max(int(self.cfg["target_update_interval"]), 1)
+        self._update_interval = max(self.config.update_interval, 1)
+        self._target_update_interval = max(self.config.target_update_interval, 1)
         exploration = self.cfg["exploration"]
         self._initial_epsilon = float(exploration["initial_epsilon"])
         self._final_epsilon = float(exploration["final_epsilon"])
@@ -70,7 +84,7 @@ class DQN(OffPolicyAgent):
     # -- rollout ------------------------------------------------------------------------------
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
         """Epsilon-greedy actions ``(N, 1)`` (uniformly random during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
+        if timestep < self.config.random_timesteps:
             return self.random_actions(states.shape[0]), None, None
         epsilon = linear_schedule(timestep, self._initial_epsilon, self._final_epsilon, self._epsilon_timesteps)
         q_values = self.q_network.act(self._state_preprocessor(states))[0]

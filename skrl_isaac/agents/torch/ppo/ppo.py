@@ -6,58 +6,17 @@ from typing import Any, Mapping
 
 import torch
 
-from skrl_isaac.agents.torch.base import EXPERIMENT_DEFAULT_CONFIG, Agent, resolve_class
+from skrl_isaac.agents.torch.base import Agent, resolve_class
 from skrl_isaac.agents.torch.cuda_graph import CudaGraphStep, tensor_fingerprint
 from skrl_isaac.agents.torch.optim import make_adam
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.models.torch.gaussian import GaussianModel
 from skrl_isaac.resources.schedulers.torch import KLAdaptiveRL
-from skrl_isaac.utils.config import merge_config
+from skrl_isaac.agents.torch.ppo.config import PPO_DEFAULT_CONFIG, PPOConfig
+from skrl_isaac.utils.config import merge_config, typed_view
 
-PPO_DEFAULT_CONFIG: dict[str, Any] = {
-    "rollouts": 16,                 # number of rollouts (environment steps per env) before updating
-    "learning_epochs": 8,           # number of learning epochs during each update
-    "mini_batches": 2,              # number of mini batches during each learning epoch
-
-    "discount_factor": 0.99,        # discount factor (gamma)
-    "lambda": 0.95,                 # TD(lambda) coefficient (lam) for computing returns and advantages
-
-    "learning_rate": 1e-3,                  # learning rate
-    "learning_rate_scheduler": None,        # learning rate scheduler class (or "KLAdaptiveRL")
-    "learning_rate_scheduler_kwargs": {},   # learning rate scheduler's kwargs (e.g. {"kl_threshold": 0.008})
-
-    "state_preprocessor": None,             # state preprocessor class (or "RunningStandardScaler")
-    "state_preprocessor_kwargs": {},        # state preprocessor's kwargs (e.g. {"size": env.observation_space})
-    "value_preprocessor": None,             # value preprocessor class (or "RunningStandardScaler")
-    "value_preprocessor_kwargs": {},        # value preprocessor's kwargs (e.g. {"size": 1})
-
-    "random_timesteps": 0,          # random exploration steps
-    "learning_starts": 0,           # learning starts after this many steps
-
-    "grad_norm_clip": 0.5,              # clipping coefficient for the norm of the gradients (<= 0: off)
-    "ratio_clip": 0.2,                  # clipping coefficient for computing the clipped surrogate objective
-    "value_clip": 0.2,                  # clipping coefficient for computing the value loss (if clip_predicted_values is True)
-    "clip_predicted_values": False,     # clip predicted values during value loss computation (PPO2: the larger
-                                        # of the clipped and the unclipped squared error, as baselines/rl_games)
-
-    "entropy_loss_scale": 0.0,      # entropy loss scaling factor (0: no entropy term, no "Loss / Entropy loss")
-    "value_loss_scale": 1.0,        # value loss scaling factor
-
-    "kl_threshold": 0,              # KL divergence threshold for early stopping of an update (0: off)
-
-    "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
-    "time_limit_bootstrap": False,  # bootstrap at timeout termination (episode truncation)
-
-    "mixed_precision": False,       # run the models' forward passes under torch.autocast in bfloat16 (CPUs
-                                    # with AVX512-BF16/AMX, GPUs with bfloat16; float16 with a GradScaler on
-                                    # pre-Ampere GPUs); parameters, optimizer and losses stay float32
-    "cuda_graph": True,             # on a CUDA device, replay the rollout's policy step and the update's
-                                    # minibatch step as CUDA graphs (the same kernels, one launch each; see
-                                    # cuda_graph.py and the README). Not with mixed_precision
-
-    "experiment": dict(EXPERIMENT_DEFAULT_CONFIG),
-}
+__all__ = ["PPO", "PPO_DEFAULT_CONFIG", "PPOConfig", "generalized_advantages"]
 
 SCHEDULERS = {"KLAdaptiveRL": KLAdaptiveRL}
 
@@ -112,23 +71,9 @@ class PPO(Agent):
         self.value: Model = self.models["value"]
         self.checkpoint_modules.update(policy=self.policy, value=self.value)
 
-        self._rollouts = int(cfg["rollouts"])
-        self._learning_epochs = int(cfg["learning_epochs"])
-        self._mini_batches = int(cfg["mini_batches"])
-        self._discount_factor = float(cfg["discount_factor"])
-        self._lambda = float(cfg["lambda"])
-        self._ratio_clip = float(cfg["ratio_clip"])
-        self._value_clip = float(cfg["value_clip"])
-        self._clip_predicted_values = bool(cfg["clip_predicted_values"])
-        self._entropy_loss_scale = float(cfg["entropy_loss_scale"])
-        self._value_loss_scale = float(cfg["value_loss_scale"])
-        self._kl_threshold = float(cfg["kl_threshold"])
-        self._random_timesteps = int(cfg["random_timesteps"])
-        self._learning_starts = int(cfg["learning_starts"])
-        self._rewards_shaper = cfg["rewards_shaper"]
-        self._time_limit_bootstrap = bool(cfg["time_limit_bootstrap"])
+        self.config: PPOConfig = typed_view(PPOConfig, cfg, owner="PPO")  # the typed view of self.cfg
         for key in ("rollouts", "learning_epochs", "mini_batches"):
-            if int(cfg[key]) < 1:
+            if getattr(self.config, key) < 1:
                 raise ValueError(f"PPO: cfg[{key!r}] must be >= 1, got {cfg[key]}")
 
         # optimizer and learning rate scheduler
@@ -187,9 +132,9 @@ class PPO(Agent):
     # -- rollout ------------------------------------------------------------------------------
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
         """Sample actions from the policy (uniformly at random during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
+        if timestep < self.config.random_timesteps:
             return self.policy.random_act(self._state_preprocessor(states))
-        if self._graphed_act is not None and self._rollout % self._rollouts == 0:
+        if self._graphed_act is not None and self._rollout % self.config.rollouts == 0:
             self._graphed_act.check_storage()
         actions, log_prob, outputs = (self._graphed_act or self._policy_act)(states)
         self._current_log_prob = log_prob
@@ -206,9 +151,9 @@ class PPO(Agent):
         super().record_transition(states, actions, rewards, next_states, terminated, truncated, infos,
                                   timestep, timesteps)
         self._current_next_states = next_states
-        if self._rewards_shaper is not None:
-            rewards = self._rewards_shaper(rewards, timestep, timesteps)
-        if timestep < self._random_timesteps:  # log-probabilities of the random actions under the policy
+        if self.config.rewards_shaper is not None:
+            rewards = self.config.rewards_shaper(rewards, timestep, timesteps)
+        if timestep < self.config.random_timesteps:  # log-probabilities of the random actions under the policy
             with self.autocast():
                 _, self._current_log_prob, _ = self.policy.act(self._state_preprocessor(states),
                                                                taken_actions=actions)
@@ -218,9 +163,9 @@ class PPO(Agent):
 
     def post_interaction(self, timestep: int, timesteps: int) -> None:
         self._rollout += 1
-        if self._rollout % self._rollouts == 0:
+        if self._rollout % self.config.rollouts == 0:
             self._compute_values()
-            if timestep >= self._learning_starts:
+            if timestep >= self.config.learning_starts:
                 self.set_mode("train")
                 self._update(timestep, timesteps)
                 self.set_mode("eval")
@@ -241,9 +186,9 @@ class PPO(Agent):
             values = self.value.act(self._state_preprocessor(m.get_tensor_by_name("states", keepdim=False)))[0]
         values = self._value_preprocessor(values, inverse=True).reshape(m.get_tensor_by_name("values").shape)
         m.set_tensor_by_name("values", values)
-        if self._time_limit_bootstrap:
+        if self.config.time_limit_bootstrap:
             rewards = m.get_tensor_by_name("rewards")
-            rewards.add_(self._discount_factor * values * m.get_tensor_by_name("truncated"))
+            rewards.add_(self.config.discount_factor * values * m.get_tensor_by_name("truncated"))
 
     @torch.no_grad()
     def _compute_returns(self) -> None:
@@ -254,14 +199,14 @@ class PPO(Agent):
         with self.autocast():
             last_values = self.value.act(self._state_preprocessor(self._current_next_states))[0]
         last_values = self._value_preprocessor(last_values, inverse=True)
-        advantages = generalized_advantages(rewards, values, last_values, not_dones, self._discount_factor,
-                                            self._lambda)
+        advantages = generalized_advantages(rewards, values, last_values, not_dones, self.config.discount_factor,
+                                            self.config.lambda_)
         returns = advantages + values
         std, mean = torch.std_mean(advantages)
         # the value normalizer learns the scale of the values *and* of the returns (as skrl and rl_games):
         # fitted on the values alone, an untrained critic's near-constant values give a tiny scale, the
         # normalized returns become huge, and with clip_predicted_values the critic can move only
-        # value_clip per update towards them: it never catches up (Cartpole stalled at ~20 of 500)
+        # value_clip per update towards them: it never catches up (Cartpole stalls far below its maximum return)
         m.set_tensor_by_name("values", self._value_preprocessor(values, train=True))
         m.set_tensor_by_name("returns", self._value_preprocessor(returns, train=True))
         m.set_tensor_by_name("advantages", (advantages - mean) / (std + 1e-8))
@@ -283,11 +228,11 @@ class PPO(Agent):
 
         # clipped surrogate objective
         surrogate = advantages * ratio
-        surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - self._ratio_clip, 1.0 + self._ratio_clip)
+        surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - self.config.ratio_clip, 1.0 + self.config.ratio_clip)
         policy_loss = -torch.min(surrogate, surrogate_clipped).mean()
 
-        if self._entropy_loss_scale:
-            entropy_loss = -self._entropy_loss_scale * self.policy.get_entropy().mean()
+        if self.config.entropy_loss_scale:
+            entropy_loss = -self.config.entropy_loss_scale * self.policy.get_entropy().mean()
         else:
             entropy_loss = torch.zeros((), device=self.device)
 
@@ -295,12 +240,12 @@ class PPO(Agent):
         with self.autocast():
             predicted_values = self.value.act(states)[0]
         value_errors = (returns - predicted_values) ** 2
-        if self._clip_predicted_values:
+        if self.config.clip_predicted_values:
             # PPO2's clipped value loss: the larger of the unclipped and the clipped error
             clipped_values = old_values + torch.clamp(predicted_values - old_values,
-                                                      -self._value_clip, self._value_clip)
+                                                      -self.config.value_clip, self.config.value_clip)
             value_errors = torch.maximum(value_errors, (returns - clipped_values) ** 2)
-        value_loss = self._value_loss_scale * value_errors.mean()
+        value_loss = self.config.value_loss_scale * value_errors.mean()
 
         self.optimize(self.optimizer, policy_loss + entropy_loss + value_loss)
         return (torch.stack((policy_loss.detach(), value_loss.detach(), entropy_loss.detach(), kl)),)
@@ -320,9 +265,9 @@ class PPO(Agent):
             self._graphed_step.check_storage()
         totals = torch.zeros(4, device=self.device)  # policy loss, value loss, entropy loss, kl
         updates = 0
-        for epoch in range(self._learning_epochs):
+        for epoch in range(self.config.learning_epochs):
             epoch_kl = []
-            for mb_indexes in self.memory.minibatch_indexes(self._mini_batches):
+            for mb_indexes in self.memory.minibatch_indexes(self.config.mini_batches):
                 losses = step(mb_indexes)[0]
                 totals += losses
                 epoch_kl.append(losses[3])
@@ -333,7 +278,7 @@ class PPO(Agent):
             elif self.scheduler is not None:
                 self.scheduler.step()
             # early stopping reads the KL on the host (once per epoch), only when enabled
-            if self._kl_threshold and float(torch.stack(epoch_kl).mean()) > self._kl_threshold:
+            if self.config.kl_threshold and float(torch.stack(epoch_kl).mean()) > self.config.kl_threshold:
                 break
 
         # fold the rollout into the observation statistics only now: the rollout's log-probabilities and
@@ -344,7 +289,7 @@ class PPO(Agent):
         totals /= updates
         self.track_data("Loss / Policy loss", totals[0])
         self.track_data("Loss / Value loss", totals[1])
-        if self._entropy_loss_scale:
+        if self.config.entropy_loss_scale:
             self.track_data("Loss / Entropy loss", totals[2])
         if isinstance(self.policy, GaussianModel):
             self.track_data("Policy / Standard deviation", self.policy.distribution().stddev.mean())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 
 from skrl_isaac.agents.torch.off_policy import (ACTOR_CRITIC_CONFIG, REPLAY_CONFIG, UPDATE_CONFIG, OffPolicyAgent,
                                                   default_config, default_target_entropy, init_target)
+from skrl_isaac.agents.torch.off_policy import OffPolicyConfig
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
@@ -19,6 +21,16 @@ SAC_DEFAULT_CONFIG: dict[str, Any] = default_config(ACTOR_CRITIC_CONFIG, REPLAY_
     "initial_entropy_value": 0.2,   # initial entropy coefficient (alpha)
     "target_entropy": None,         # target entropy (None: -dim(action space))
 }, UPDATE_CONFIG)  # the shared keys: see off_policy.py
+
+
+@dataclass(frozen=True)
+class SACConfig(OffPolicyConfig):
+    """SAC's typed view of its merged config: the shared off-policy scalars and its own."""
+
+    initial_entropy_value: float
+    """Initial entropy coefficient (alpha), > 0."""
+    learn_entropy: bool
+    """Learn the entropy coefficient towards the target entropy."""
 
 
 class SAC(OffPolicyAgent):
@@ -32,6 +44,8 @@ class SAC(OffPolicyAgent):
     :param device: device of the computations
     :param cfg: configuration, see ``SAC_DEFAULT_CONFIG`` (unknown keys are an error)
     """
+
+    config_type = SACConfig
 
     def __init__(self, models: Mapping[str, Model], memory: Memory | None = None, observation_space: Any = None,
                  action_space: Any = None, device: str | torch.device | None = None,
@@ -51,10 +65,10 @@ class SAC(OffPolicyAgent):
         init_target(self.target_critic_2, self.critic_2)
 
         # entropy coefficient (alpha = exp(log_alpha)), a device tensor
-        initial = float(self.cfg["initial_entropy_value"])
+        initial = self.config.initial_entropy_value
         if not initial > 0:
             raise ValueError(f"SAC: cfg['initial_entropy_value'] must be > 0, got {initial}")
-        self._learn_entropy = bool(self.cfg["learn_entropy"])
+        self._learn_entropy = self.config.learn_entropy
         target_entropy = self.cfg["target_entropy"]
         self._target_entropy = default_target_entropy(action_space) if target_entropy is None else float(target_entropy)
         self.log_entropy_coefficient = torch.tensor(math.log(initial), device=self.device,
@@ -70,7 +84,7 @@ class SAC(OffPolicyAgent):
     # -- rollout ------------------------------------------------------------------------------
     def act(self, states: torch.Tensor, timestep: int, timesteps: int) -> tuple:
         """Actions sampled from the policy (uniformly at random during ``random_timesteps``)."""
-        if timestep < self._random_timesteps:
+        if timestep < self.config.random_timesteps:
             return self.random_actions(states.shape[0]), None, None
         return self.policy.act(self._state_preprocessor(states))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from skrl_isaac.agents.torch.off_policy import (ACTOR_CRITIC_CONFIG, NOISE_EXPLORATION_CONFIG, REPLAY_CONFIG,
                                                   UPDATE_CONFIG, NoiseExplorationAgent, default_config, init_target,
                                                   make_noise)
+from skrl_isaac.agents.torch.off_policy import OffPolicyConfig
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 
@@ -18,6 +20,16 @@ TD3_DEFAULT_CONFIG: dict[str, Any] = default_config(ACTOR_CRITIC_CONFIG, REPLAY_
     "smooth_regularization_noise": None,    # target policy smoothing noise (a Noise or a {"class": ...} dict; None: off)
     "smooth_regularization_clip": 0.5,      # clip of the smoothing noise
 }, UPDATE_CONFIG)  # the shared keys: see off_policy.py
+
+
+@dataclass(frozen=True)
+class TD3Config(OffPolicyConfig):
+    """TD3's typed view of its merged config: the shared off-policy scalars and its own."""
+
+    policy_delay: int
+    """Critic updates per policy (and target) update."""
+    smooth_regularization_clip: float
+    """Clipping range of the target policy smoothing noise."""
 
 
 class TD3(NoiseExplorationAgent):
@@ -35,6 +47,8 @@ class TD3(NoiseExplorationAgent):
 
     #: counters restored by agent checkpoints (``<timestep>_agent.pt``)
     state_scalars = NoiseExplorationAgent.state_scalars + ("_critic_update_counter",)
+
+    config_type = TD3Config
 
     def __init__(self, models: Mapping[str, Model], memory: Memory | None = None, observation_space: Any = None,
                  action_space: Any = None, device: str | torch.device | None = None,
@@ -55,9 +69,9 @@ class TD3(NoiseExplorationAgent):
         init_target(self.target_critic_1, self.critic_1)
         init_target(self.target_critic_2, self.critic_2)
 
-        self._policy_delay = max(int(self.cfg["policy_delay"]), 1)
+        self._policy_delay = max(self.config.policy_delay, 1)
         self._smooth_noise = make_noise(self.cfg["smooth_regularization_noise"], self.device)
-        self._smooth_clip = float(self.cfg["smooth_regularization_clip"])
+        self._smooth_clip = self.config.smooth_regularization_clip
         self._critic_update_counter = 0
 
         self.policy_optimizer = self.make_optimizer([self.policy], self.cfg["actor_learning_rate"])
