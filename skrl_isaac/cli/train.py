@@ -212,13 +212,38 @@ def _trainer(env: Any, agent: Any, trainer_cfg: dict) -> Any:
         raise CLIError(f"train.trainer: {e}") from None
 
 
+def _program() -> str:
+    """How this CLI was started, for the commands it prints (``python train_isaac.py`` or the console script)."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "train_isaac.py"
+    return f"python {name}" if name.endswith(".py") else name
+
+
+def interrupted_message(e: Any) -> str:
+    """The one line printed when training stops on Ctrl-C / SIGTERM: where it stopped and how to resume."""
+    import signal
+
+    head = f"[skrl_isaac] {signal.Signals(e.signum).name} at timestep {e.timestep}"
+    agent_file = next((p for p in e.checkpoints if p.endswith("_agent.pt")), None)
+    if agent_file:
+        return f"{head}: checkpoint written; resume with: {_program()} checkpoint={agent_file}"
+    if e.checkpoints:
+        return f"{head}: policy checkpoint written ({e.checkpoints[0]}); no agent file to resume from " \
+               "(checkpoint_policy_only=True)"
+    return f"{head}: no checkpoint written (checkpoint_interval <= 0)"
+
+
 @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     from skrl_isaac.agents.torch.base import TrainingDiverged
     from skrl_isaac.models.torch.base import CheckpointError
 
+    from skrl_isaac.trainers.torch.interrupt import TrainingInterrupted
+
     try:
         run(cfg)
+    except TrainingInterrupted as e:
+        print(interrupted_message(e), flush=True)
+        sys.exit(e.exit_code)
     except (CLIError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, Mapping
 
@@ -9,6 +10,7 @@ import torch
 import tqdm
 
 from skrl_isaac.agents.torch.base import Agent
+from skrl_isaac.trainers.torch.interrupt import StopOnSignal, TrainingInterrupted
 from skrl_isaac.utils.config import merge_config
 
 SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
@@ -83,6 +85,11 @@ class SequentialTrainer:
 
         The loop itself never reads a tensor back to the host: the agent accumulates its tracking on
         the device and writes it every ``write_interval`` steps, when the summary line is printed.
+        With checkpoints enabled, the last timestep is checkpointed too (``<timesteps>_<model>.pt``).
+
+        Ctrl-C (SIGINT) or SIGTERM: the current step finishes, a checkpoint of that timestep is written
+        (when checkpoints are enabled), the writers and the memory export are closed, then
+        :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) is raised. A second signal exits at once.
         """
         agent, env = self.agent, self.env
         agent.init(trainer_cfg=self.cfg)
@@ -93,29 +100,50 @@ class SequentialTrainer:
         last_time, last_step = time.perf_counter(), self.initial_timestep
         update_threads = torch.get_num_threads()
         rollout_threads = self.rollout_torch_threads or update_threads
-        try:
-            for timestep in self._progress("train"):
-                agent.pre_interaction(timestep, self.timesteps)
-                torch.set_num_threads(rollout_threads)  # a no-op call when unchanged (cheap either way)
-                try:
-                    with torch.no_grad():
-                        actions = agent.act(states, timestep, self.timesteps)[0]
-                        next_states, rewards, terminated, truncated, infos = env.step(actions)
-                        agent.record_transition(states, actions, rewards, next_states, terminated, truncated,
-                                                infos, timestep, self.timesteps)
-                finally:
-                    torch.set_num_threads(update_threads)
-                agent.post_interaction(timestep, self.timesteps)
-                states = next_states
-                if self.cfg["summary"] and agent.last_written_timestep == timestep + 1:
-                    now = time.perf_counter()
-                    rate = num_envs * (timestep + 1 - last_step) / max(now - last_time, 1e-9)
-                    last_time, last_step = now, timestep + 1
-                    self.print(self._summary(timestep + 1, rate, agent.last_tracking))
-        finally:
-            agent.close()
-            if self.cfg["close_environment_at_exit"]:
-                env.close()
+        interrupted: TrainingInterrupted | None = None
+        with StopOnSignal() as stop:
+            try:
+                for timestep in self._progress("train"):
+                    agent.pre_interaction(timestep, self.timesteps)
+                    torch.set_num_threads(rollout_threads)  # a no-op call when unchanged (cheap either way)
+                    try:
+                        with torch.no_grad():
+                            actions = agent.act(states, timestep, self.timesteps)[0]
+                            next_states, rewards, terminated, truncated, infos = env.step(actions)
+                            agent.record_transition(states, actions, rewards, next_states, terminated, truncated,
+                                                    infos, timestep, self.timesteps)
+                    finally:
+                        torch.set_num_threads(update_threads)
+                    agent.post_interaction(timestep, self.timesteps)
+                    states = next_states
+                    if self.cfg["summary"] and agent.last_written_timestep == timestep + 1:
+                        now = time.perf_counter()
+                        rate = num_envs * (timestep + 1 - last_step) / max(now - last_time, 1e-9)
+                        last_time, last_step = now, timestep + 1
+                        self.print(self._summary(timestep + 1, rate, agent.last_tracking))
+                    if stop.signum is not None:
+                        interrupted = TrainingInterrupted(stop.signum, timestep + 1,
+                                                          self._checkpoint_now(timestep + 1))
+                        break
+                else:  # the last timestep is always checkpointed, also when not a checkpoint_interval multiple
+                    self._checkpoint_now(self.timesteps)
+            finally:
+                agent.close()
+                if self.cfg["close_environment_at_exit"]:
+                    env.close()
+        if interrupted is not None:
+            raise interrupted
+
+    def _checkpoint_now(self, done: int) -> list[str]:
+        """Checkpoint ``done`` timesteps unless checkpoints are disabled or this step's were just written."""
+        agent = self.agent
+        interval = agent.checkpoint_interval
+        if interval <= 0:
+            return []
+        folder = os.path.join(agent.experiment_dir, "checkpoints")
+        if done % interval == 0:  # post_interaction wrote them
+            return sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.startswith(f"{done}_"))
+        return agent.write_checkpoint(done, self.timesteps)
 
     @staticmethod
     def _summary(step: int, rate: float, data: Mapping[str, float]) -> str:
