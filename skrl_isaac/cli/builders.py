@@ -9,13 +9,10 @@ from typing import Any, Callable
 import torch
 
 from skrl_isaac.agents.torch.base import Agent
+from skrl_isaac.cli.errors import CLIError
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.models.torch.mlp import MLPCategoricalPolicy, MLPDeterministic, MLPGaussianPolicy, activation_class
 from skrl_isaac.utils.spaces import is_discrete
-
-
-class CLIError(Exception):
-    """A bad command-line value: the message says what was wrong and what is valid."""
 
 
 def _ppo_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg: dict) -> dict:

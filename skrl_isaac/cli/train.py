@@ -9,7 +9,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from skrl_isaac.cli.builders import CLIError, build_agent
+from skrl_isaac.cli.errors import CLIError
+from skrl_isaac.cli.resume import resume_config, run_folder, undo_new_files, with_train_config
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cfg")
 
@@ -88,8 +89,48 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
     return settings
 
 
+def _hydra_overrides() -> tuple[list[str], dict[str, Any]]:
+    """The command line's overrides and the config group choices of the running hydra app."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return [], {}
+    hydra_cfg = HydraConfig.get()
+    return list(hydra_cfg.overrides.task), dict(hydra_cfg.runtime.choices)
+
+
+def _check_resume_checkpoint(checkpoint: str) -> None:
+    if not checkpoint.endswith("_agent.pt"):
+        raise CLIError(f"checkpoint={checkpoint!r}: training resumes from a <timestep>_agent.pt file (written with "
+                       "checkpoint_policy_only=False, the CLI's default); to play a policy file add test=True")
+    if not os.path.isfile(checkpoint):
+        raise CLIError(f"checkpoint={checkpoint!r}: no such file")
+
+
+def _check_new_run_folder(cfg: DictConfig) -> None:
+    """``experiment=<name>`` of an existing run: refuse (a resume goes through ``checkpoint=``)."""
+    if not cfg.get("experiment"):
+        return
+    directory = OmegaConf.select(cfg, "train.agent.experiment.directory") or "runs"
+    folder = os.path.join(directory, cfg.experiment)
+    if os.path.isdir(folder) and os.listdir(folder):
+        raise CLIError(f"experiment={cfg.experiment}: {folder} already holds a run; to continue it, resume with "
+                       f"checkpoint={folder}/checkpoints/<timestep>_agent.pt, or choose a new experiment name")
+
+
 def run(cfg: DictConfig) -> Any:
-    """Build the environment and the agent described by ``cfg``, then train or play."""
+    """Build the environment and the agent described by ``cfg``, then train or play.
+
+    A resume (``checkpoint=<t>_agent.pt`` without ``test=True``) runs with the run's own ``config.yaml``,
+    the command line's overrides on top.
+    """
+    overrides, choices = _hydra_overrides()
+    resume = bool(cfg.checkpoint) and not cfg.test
+    if resume:
+        _check_resume_checkpoint(cfg.checkpoint)
+        cfg = resume_config(cfg, overrides, choices)
+    elif not cfg.test:
+        _check_new_run_folder(cfg)
     settings = validate(cfg)
     import torch
 
@@ -110,12 +151,8 @@ def run(cfg: DictConfig) -> Any:
                        "use physics_engine=auto or mujoco for the embedded suite")
 
     experiment = train_cfg["agent"].setdefault("experiment", {})
-    resume = bool(cfg.checkpoint) and not cfg.test
     if resume:
-        if not cfg.checkpoint.endswith("_agent.pt"):
-            raise CLIError(f"checkpoint={cfg.checkpoint!r}: training resumes from a <timestep>_agent.pt file (written with "
-                           "checkpoint_policy_only=False, the CLI's default); to play a policy file add test=True")
-        run_dir = os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint)))
+        run_dir = run_folder(cfg.checkpoint)
         experiment["directory"], experiment["experiment_name"] = os.path.dirname(run_dir), os.path.basename(run_dir)
     if cfg.test:
         experiment["write_interval"] = 0
@@ -143,16 +180,16 @@ def run(cfg: DictConfig) -> Any:
             train_cfg["agent"]["state_preprocessor"] = "RunningStandardScaler"
 
     if use_isaacgym:
-        from hydra.core.hydra_config import HydraConfig
-
-        overrides = [o for o in HydraConfig.get().overrides.task if o.startswith(("task.", "physics_engine="))]
+        task_overrides = [o for o in overrides if o.startswith(("task.", "physics_engine="))]
         task = load_isaacgymenvs_env(cfg.task.name, num_envs=settings["num_envs"], headless=cfg.headless,
                                      sim_device=settings["sim_device"], rl_device=settings["rl_device"],
-                                     seed=cfg.seed, overrides=overrides)
+                                     seed=cfg.seed, overrides=task_overrides)
     else:
         task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
                                  device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless)
     env = wrap_env(task)
+    from skrl_isaac.cli.builders import build_agent
+
     agent = build_agent(train_cfg, env, device, cfg.task.name, experiment="" if resume else cfg.experiment)
 
     trainer_cfg = dict(train_cfg.get("trainer", {}))
@@ -188,13 +225,14 @@ def run(cfg: DictConfig) -> Any:
     os.makedirs(agent.experiment_dir, exist_ok=True)
     config_name = "config.yaml"
     if resume:
-        try:
-            start = trainer.resume(cfg.checkpoint)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
+        with undo_new_files(agent.experiment_dir):  # a failed resume leaves the run folder as it was
+            try:
+                start = trainer.resume(cfg.checkpoint)
+            except ValueError as e:
+                raise CLIError(str(e)) from None
         config_name = f"config_resumed_{start}.yaml"
         print(f"[skrl_isaac] resuming {agent.experiment_dir} at timestep {start}", flush=True)
-    OmegaConf.save(cfg, os.path.join(agent.experiment_dir, config_name), resolve=True)
+    OmegaConf.save(with_train_config(cfg, choices), os.path.join(agent.experiment_dir, config_name), resolve=True)
     backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite"
     print(f"[skrl_isaac] task {cfg.task.name} ({backend}), {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
           f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
