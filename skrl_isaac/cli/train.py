@@ -141,6 +141,12 @@ def run(cfg: DictConfig) -> Any:
     device = torch.device(settings["rl_device"])
     train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+    if settings["max_iterations"] is not None and not cfg.test:
+        per_iteration, source = steps_per_iteration(train_cfg)
+        timesteps = settings["max_iterations"] * per_iteration
+        train_cfg.setdefault("trainer", {})["timesteps"] = timesteps
+        print(f"[skrl_isaac] max_iterations={settings['max_iterations']}: {settings['max_iterations']} iterations x "
+              f"{per_iteration} timesteps ({source}) = {timesteps} timesteps", flush=True)
 
     from skrl_isaac.envs.torch import isaacgymenvs_available, load_isaacgymenvs_env
 
@@ -218,9 +224,6 @@ def run(cfg: DictConfig) -> Any:
         steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
         return _trainer(env, agent, {**trainer_cfg, "timesteps": steps}).eval()
 
-    if settings["max_iterations"] is not None:
-        per_iteration = int(train_cfg["agent"].get("rollouts", 1))
-        trainer_cfg["timesteps"] = settings["max_iterations"] * per_iteration
     trainer = _trainer(env, agent, trainer_cfg)
     os.makedirs(agent.experiment_dir, exist_ok=True)
     config_name = "config.yaml"
@@ -238,6 +241,20 @@ def run(cfg: DictConfig) -> Any:
           f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
     trainer.train()
     return agent
+
+
+def steps_per_iteration(train_cfg: dict) -> tuple[int, str]:
+    """Timesteps (environment steps of all envs) in one ``max_iterations`` iteration, and the key that sets it:
+    PPO's ``train.agent.rollouts`` (one rollout per update, IsaacGymEnvs' epoch), the off-policy agents'
+    ``train.horizon``."""
+    agent_cfg = train_cfg["agent"]
+    if agent_cfg.get("class") == "PPO":
+        return int(agent_cfg.get("rollouts", 16)), "train.agent.rollouts"
+    horizon = train_cfg.get("horizon")
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise CLIError(f"max_iterations= needs train.horizon (environment steps per iteration, an integer >= 1) "
+                       f"for {agent_cfg.get('class')}, got {horizon!r}; e.g. +train.horizon=16")
+    return horizon, "train.horizon"
 
 
 def _trainer(env: Any, agent: Any, trainer_cfg: dict) -> Any:
