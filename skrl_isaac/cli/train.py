@@ -107,6 +107,32 @@ def _check_resume_checkpoint(checkpoint: str) -> None:
         raise CLIError(f"checkpoint={checkpoint!r}: no such file")
 
 
+def train_configs_for(task: str) -> list[str]:
+    """The shipped train configs whose ``task`` is ``task``."""
+    import yaml
+
+    folder = os.path.join(CONFIG_PATH, "train")
+    names = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".yaml"):
+            with open(os.path.join(folder, name)) as f:
+                if (yaml.safe_load(f) or {}).get("task") == task:
+                    names.append(name[: -len(".yaml")])
+    return names
+
+
+def _check_train_config_task(cfg: DictConfig, train_name: str | None) -> None:
+    """A train config made for another task is an error unless ``force_train_config=True``."""
+    intended = cfg.train.get("task")
+    if intended in (None, "") or intended == cfg.task.name or cfg.get("force_train_config") is True:
+        return
+    if not isinstance(cfg.get("force_train_config"), bool):
+        raise CLIError(f"force_train_config={cfg.get('force_train_config')!r} is not valid: expected True or False")
+    choices = ", ".join(f"train={n}" for n in train_configs_for(cfg.task.name)) or "none shipped"
+    raise CLIError(f"train={train_name or '<config>'} is for task={intended}, not task={cfg.task.name}; use a train "
+                   f"config for {cfg.task.name} ({choices}), or add force_train_config=True to run it anyway")
+
+
 def _check_new_run_folder(cfg: DictConfig) -> None:
     """``experiment=<name>`` of an existing run: refuse (a resume goes through ``checkpoint=``)."""
     if not cfg.get("experiment"):
@@ -131,6 +157,7 @@ def run(cfg: DictConfig) -> Any:
         cfg = resume_config(cfg, overrides, choices)
     elif not cfg.test:
         _check_new_run_folder(cfg)
+    _check_train_config_task(cfg, cfg.get("train_config") or choices.get("train"))
     settings = validate(cfg)
     import torch
 
