@@ -336,6 +336,13 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console-script entry point (``skrl-isaac-train``), same CLI as ``python train_isaac.py``."""
+    from skrl_isaac.cli.argv import check_argv
+
+    try:
+        check_argv(sys.argv[1:])
+    except CLIError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     _hydra_main()
 
 
