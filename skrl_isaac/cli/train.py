@@ -56,6 +56,7 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
         "write_interval": _optional_int(cfg, "write_interval", -(2**31)),
         "checkpoint_interval": _optional_int(cfg, "checkpoint_interval", -(2**31)),
         "memory_export": _optional_bool(cfg, "memory_export"),
+        "print_episodes": _optional_bool(cfg, "print_episodes"),
     }
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -249,7 +250,8 @@ def run(cfg: DictConfig) -> Any:
                 print(f"[skrl_isaac] exported {fmt}: {path}")
             return paths
         steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
-        return _trainer(env, agent, {**trainer_cfg, "timesteps": steps}).eval()
+        play_cfg = {**trainer_cfg, "timesteps": steps, "print_episodes": bool(settings["print_episodes"])}
+        return _trainer(env, agent, play_cfg).eval()
 
     trainer = _trainer(env, agent, trainer_cfg)
     os.makedirs(agent.experiment_dir, exist_ok=True)

@@ -46,27 +46,29 @@ def test_training_run_layout(trained_run, scalars_reader):
     assert "episode return" in result.stdout
 
 
-def test_play_mode_prints_episodes_and_mean(trained_run):
+def test_play_mode_prints_a_summary(trained_run):
     cwd, _ = trained_run
     checkpoint = cwd / "runs" / "smoke" / "checkpoints" / "64_policy.pt"
     result = run_cli("task=Ant", "num_envs=4", "test=True", f"checkpoint={checkpoint}", "rl_device=cpu",
                      "task.env.episodeLength=24", "test_timesteps=30", cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
-    episodes = [line for line in result.stdout.splitlines() if line.startswith("episode ")]
-    assert len(episodes) >= 4 and all("length" in line for line in episodes)
-    assert "mean over" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("episode ")]
+    summary = [line for line in result.stdout.splitlines() if line.startswith("played ")]
+    assert len(summary) == 1 and summary[0].startswith("played 4 episodes: return mean ")
+    assert summary[0].endswith("length mean 23.0 (min 23, max 23)")  # episodeLength 24: 23 steps after reset
     assert sorted(os.listdir(cwd / "runs")) == ["smoke"]  # playing creates no run folder
 
 
-def test_play_is_deterministic(trained_run):
+def test_play_is_deterministic_and_prints_episodes_on_request(trained_run):
     cwd, _ = trained_run
     checkpoint = cwd / "runs" / "smoke" / "checkpoints" / "64_policy.pt"
     args = ("task=Ant", "num_envs=2", "test=True", f"checkpoint={checkpoint}", "rl_device=cpu",
-            "task.env.episodeLength=10", "test_timesteps=10", "seed=5")
+            "task.env.episodeLength=10", "test_timesteps=10", "seed=5", "print_episodes=True")
     first, second = run_cli(*args, cwd=cwd), run_cli(*args, cwd=cwd)
     assert first.returncode == 0, first.stderr[-2000:]
-    lines = [line for line in first.stdout.splitlines() if line.startswith("episode ")]
-    assert lines and lines == [line for line in second.stdout.splitlines() if line.startswith("episode ")]
+    lines = [line for line in first.stdout.splitlines() if line.startswith(("episode ", "played "))]
+    assert len(lines) == 3 and lines[0].startswith("episode     1: return") and lines[2].startswith("played 2 ")
+    assert lines == [line for line in second.stdout.splitlines() if line.startswith(("episode ", "played "))]
 
 
 @pytest.mark.parametrize("overrides, message", [

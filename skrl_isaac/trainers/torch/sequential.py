@@ -18,7 +18,8 @@ SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
     "headless": False,              # headless mode (no rendering)
     "disable_progressbar": False,   # disable the tqdm progress bar
     "close_environment_at_exit": True,  # close the environment when training/evaluation ends
-    "summary": True,                # print a summary line at each write_interval (training) / each episode (eval)
+    "summary": True,                # print a summary line at each write_interval (training) / at the end (eval)
+    "print_episodes": False,        # eval: also print one line per finished episode
     "rollout_torch_threads": 1,     # torch CPU threads while acting and stepping (None: leave torch's count alone)
 }
 
@@ -155,11 +156,20 @@ class SequentialTrainer:
             line += " | no finished episode yet"
         return line
 
+    @staticmethod
+    def episodes_summary(episodes: list[tuple[float, int]]) -> str:
+        """``played <n> episodes: return mean <m> (min <a>, max <b>), length mean <m> (min <a>, max <b>)``."""
+        returns, lengths = [r for r, _ in episodes], [n for _, n in episodes]
+        return (f"played {len(episodes)} episodes: return mean {sum(returns) / len(returns):.2f} "
+                f"(min {min(returns):.2f}, max {max(returns):.2f}), length mean {sum(lengths) / len(lengths):.1f} "
+                f"(min {min(lengths)}, max {max(lengths)})")
+
     def eval(self) -> list[tuple[float, int]]:
         """Play the agent's policy deterministically for ``timesteps`` steps.
 
-        Prints each finished episode's return and length, then the mean, and returns the list of
-        ``(return, length)`` of the finished episodes. (Evaluation reads the finished episodes back
+        Prints one summary line (episodes; mean, min and max return and length), each finished episode's
+        line too with ``print_episodes=True``, and returns the list of ``(return, length)`` of the
+        finished episodes. (Evaluation reads the finished episodes back
         to the host each step; training never does.)
         """
         agent, env = self.agent, self.env
@@ -183,7 +193,7 @@ class SequentialTrainer:
                     finished = list(zip(episode_return[dones].tolist(), episode_length[dones].tolist()))
                     for ret, length in finished:
                         episodes.append((ret, length))
-                        if self.cfg["summary"]:
+                        if self.cfg["print_episodes"]:
                             self.print(f"episode {len(episodes):>5d}: return {ret:10.2f}, length {length}")
                     episode_return[dones] = 0
                     episode_length[dones] = 0
@@ -192,9 +202,8 @@ class SequentialTrainer:
             if self.cfg["close_environment_at_exit"]:
                 env.close()
         if episodes:
-            mean_ret = sum(r for r, _ in episodes) / len(episodes)
-            mean_len = sum(l for _, l in episodes) / len(episodes)
-            self.print(f"mean over {len(episodes)} episodes: return {mean_ret:.2f}, length {mean_len:.1f}")
+            if self.cfg["summary"]:
+                self.print(self.episodes_summary(episodes))
         else:
             self.print(f"no episode finished within {self.timesteps} timesteps; increase the timesteps")
         return episodes
