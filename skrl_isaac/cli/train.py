@@ -244,10 +244,12 @@ def run(cfg: DictConfig) -> Any:
 
             folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint))), "exported")
             policy_name = agent.policy_checkpoint_names[0]
+            print(f"[skrl_isaac] export={cfg.export}: writing {' and '.join(settings['export'])} to {folder}, then "
+                  "exiting without playing (leave export= out to play)", flush=True)
             paths = export_policy(agent.models[policy_name], agent.checkpoint_modules.get("state_preprocessor"),
                                   folder, settings["export"], greedy=policy_name == "q_network")
             for fmt, path in paths.items():
-                print(f"[skrl_isaac] exported {fmt}: {path}")
+                print(f"[skrl_isaac] exported {fmt}: {path}", flush=True)
             return paths
         steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
         play_cfg = {**trainer_cfg, "timesteps": steps, "print_episodes": bool(settings["print_episodes"])}
