@@ -1,4 +1,9 @@
-"""``train_isaac.py``: train or play an agent on an Isaac Gym task or the embedded suite (hydra app)."""
+"""``train_isaac.py``: train or play an agent on an Isaac Gym task or the embedded suite (hydra app).
+
+Import order: this module imports no torch. :func:`main` checks the command line, decides the physics engine
+from it and the config files, and imports ``isaacgym`` first when the engine resolves to Isaac Gym (its
+``gymdeps`` check refuses a process that imported torch), as IsaacGymEnvs' ``train.py`` does.
+"""
 
 from __future__ import annotations
 
@@ -341,9 +346,11 @@ def _hydra_main(cfg: DictConfig) -> None:
 def main() -> None:
     """Console-script entry point (``skrl-isaac-train``), same CLI as ``python train_isaac.py``."""
     from skrl_isaac.cli.argv import check_argv
+    from skrl_isaac.cli.engine import import_isaacgym_first
 
     try:
         check_argv(sys.argv[1:])
+        import_isaacgym_first(sys.argv[1:])  # Isaac Gym refuses a process that imported torch first
     except CLIError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
