@@ -106,11 +106,11 @@ def _hydra_overrides() -> tuple[list[str], dict[str, Any]]:
 
 
 def _check_resume_checkpoint(checkpoint: str) -> None:
+    if not os.path.isfile(checkpoint):
+        raise CLIError(f"checkpoint={checkpoint!r}: no such file")
     if not checkpoint.endswith("_agent.pt"):
         raise CLIError(f"checkpoint={checkpoint!r}: training resumes from a <timestep>_agent.pt file (written with "
                        "checkpoint_policy_only=False, the CLI's default); to play a policy file add test=True")
-    if not os.path.isfile(checkpoint):
-        raise CLIError(f"checkpoint={checkpoint!r}: no such file")
 
 
 def train_configs_for(task: str) -> list[str]:
