@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from skrl_isaac.cli.errors import CLIError
-from skrl_isaac.cli.resume import resume_config, run_folder, undo_new_files, with_train_config
+from skrl_isaac.cli.resume import resume_config, run_folder
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cfg")
 
@@ -151,7 +151,8 @@ def _check_new_run_folder(cfg: DictConfig) -> None:
 
 
 def run(cfg: DictConfig) -> Any:
-    """Build the environment and the agent described by ``cfg``, then train or play.
+    """Build the environment and the agent described by ``cfg``, then train, resume, play or export
+    (:mod:`skrl_isaac.cli.modes`).
 
     A resume (``checkpoint=<t>_agent.pt`` without ``test=True``) runs with the run's own ``config.yaml``,
     the command line's overrides on top.
@@ -227,56 +228,19 @@ def run(cfg: DictConfig) -> Any:
         task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
                                  device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless)
     env = wrap_env(task)
-    from skrl_isaac.cli.builders import build_agent
+    from skrl_isaac.builders import build_agent
 
     agent = build_agent(train_cfg, env, device, cfg.task.name, experiment="" if resume else cfg.experiment)
 
-    trainer_cfg = dict(train_cfg.get("trainer", {}))
+    from skrl_isaac.cli import modes
+
+    built = modes.Run(cfg=cfg, settings=settings, env=env, task=task, agent=agent, device=device,
+                      trainer_cfg=dict(train_cfg.get("trainer", {})), choices=choices,
+                      backend="IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite")
     if cfg.test:
-        if rl_games_file:
-            from skrl_isaac.interop.rl_games import apply_rl_games_checkpoint
-
-            try:
-                apply_rl_games_checkpoint(agent, cfg.checkpoint)
-            except ValueError as e:
-                raise CLIError(str(e)) from None
-        else:
-            from skrl_isaac.cli.play import load_policy
-
-            load_policy(agent, cfg.checkpoint)
-        if settings.get("export"):
-            from skrl_isaac.models.torch.export import export_policy
-
-            folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint))), "exported")
-            policy_name = agent.policy_checkpoint_names[0]
-            print(f"[skrl_isaac] export={cfg.export}: writing {' and '.join(settings['export'])} to {folder}, then "
-                  "exiting without playing (leave export= out to play)", flush=True)
-            paths = export_policy(agent.models[policy_name], agent.checkpoint_modules.get("state_preprocessor"),
-                                  folder, settings["export"], greedy=policy_name == "q_network")
-            for fmt, path in paths.items():
-                print(f"[skrl_isaac] exported {fmt}: {path}", flush=True)
-            return paths
-        steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
-        play_cfg = {**trainer_cfg, "timesteps": steps, "print_episodes": bool(settings["print_episodes"])}
-        return _trainer(env, agent, play_cfg).eval()
-
-    trainer = _trainer(env, agent, trainer_cfg)
-    os.makedirs(agent.experiment_dir, exist_ok=True)
-    config_name = "config.yaml"
-    if resume:
-        with undo_new_files(agent.experiment_dir):  # a failed resume leaves the run folder as it was
-            try:
-                start = trainer.resume(cfg.checkpoint)
-            except ValueError as e:
-                raise CLIError(str(e)) from None
-        config_name = f"config_resumed_{start}.yaml"
-        print(f"[skrl_isaac] resuming {agent.experiment_dir} at timestep {start}", flush=True)
-    OmegaConf.save(with_train_config(cfg, choices), os.path.join(agent.experiment_dir, config_name), resolve=True)
-    backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite"
-    print(f"[skrl_isaac] task {cfg.task.name} ({backend}), {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
-          f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
-    trainer.train()
-    return agent
+        modes.load_checkpoint(built, rl_games_file)
+        return modes.export(built) if settings.get("export") else modes.play(built)
+    return modes.resume(built) if resume else modes.train(built)
 
 
 def steps_per_iteration(train_cfg: dict) -> tuple[int, str]:
@@ -291,16 +255,6 @@ def steps_per_iteration(train_cfg: dict) -> tuple[int, str]:
         raise CLIError(f"max_iterations= needs train.horizon (environment steps per iteration, an integer >= 1) "
                        f"for {agent_cfg.get('class')}, got {horizon!r}; e.g. +train.horizon=16")
     return horizon, "train.horizon"
-
-
-def _trainer(env: Any, agent: Any, trainer_cfg: dict) -> Any:
-    """The SequentialTrainer, a bad ``train.trainer`` value (e.g. ``rollout_torch_threads=0``) as a CLIError."""
-    from skrl_isaac.trainers.torch import SequentialTrainer
-
-    try:
-        return SequentialTrainer(env=env, agents=agent, cfg=trainer_cfg)
-    except (ValueError, KeyError) as e:
-        raise CLIError(f"train.trainer: {e}") from None
 
 
 def _program() -> str:
@@ -326,6 +280,7 @@ def interrupted_message(e: Any) -> str:
 @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     from skrl_isaac.agents.torch.base import TrainingDiverged
+    from skrl_isaac.builders import ConfigError
     from skrl_isaac.models.torch.base import CheckpointError
 
     from skrl_isaac.trainers.torch.interrupt import TrainingInterrupted
@@ -335,7 +290,7 @@ def _hydra_main(cfg: DictConfig) -> None:
     except TrainingInterrupted as e:
         print(interrupted_message(e), flush=True)
         sys.exit(e.exit_code)
-    except (CLIError, CheckpointError) as e:
+    except (CLIError, CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except TrainingDiverged as e:
