@@ -8,6 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from skrl_isaac.cli import watch
 from skrl_isaac.cli.errors import CLIError
 from skrl_isaac.cli.resume import undo_new_files, with_train_config
 
@@ -37,15 +38,24 @@ def trainer(run: Run, **cfg: Any) -> Any:
         raise CLIError(f"train.trainer: {e}") from None
 
 
-def train(run: Run, config_name: str = "config.yaml", sequential: Any = None) -> Any:
-    """Write the run's config, then train (from the resumed timestep when ``sequential`` was resumed)."""
+def train(run: Run, config_name: str = "config.yaml", sequential: Any = None, tracker: Any = None) -> Any:
+    """Write the run's config, then train (from the resumed timestep when ``sequential`` was resumed), with the
+    videos, viewer and tracker asked for; ``curves.png`` at the end, also after Ctrl-C or an error."""
     cfg, agent = run.cfg, run.agent
     sequential = sequential or trainer(run)
     os.makedirs(agent.experiment_dir, exist_ok=True)
     OmegaConf.save(with_train_config(cfg, run.choices), os.path.join(agent.experiment_dir, config_name), resolve=True)
     print(f"[skrl_isaac] task {cfg.task.name} ({run.backend}), {run.env.num_envs} envs on {run.device}, agent "
           f"{type(agent).__name__}, {run.trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
-    sequential.train()
+    if tracker is None:
+        tracker = watch.open_tracker(run, None)
+    close_hooks = watch.add_train_hooks(run, sequential, tracker)
+    try:
+        sequential.train()
+    finally:
+        close_hooks()
+        watch.write_run_curves(run)
+        watch.close_tracker(tracker, run)
     return agent
 
 
@@ -58,7 +68,12 @@ def resume(run: Run) -> Any:
         except ValueError as e:
             raise CLIError(str(e)) from None
     print(f"[skrl_isaac] resuming {run.agent.experiment_dir} at timestep {start}", flush=True)
-    return train(run, f"config_resumed_{start}.yaml", sequential)
+    tracker = None
+    if run.settings.get("tracker"):  # the tracker run this checkpoint belongs to goes on
+        from skrl_isaac.agents.torch.state import read_state_file
+
+        tracker = watch.open_tracker(run, read_state_file(run.cfg.checkpoint))
+    return train(run, f"config_resumed_{start}.yaml", sequential, tracker)
 
 
 def load_checkpoint(run: Run, rl_games_file: bool) -> None:
@@ -80,7 +95,12 @@ def play(run: Run) -> list[tuple[float, int]]:
     """Play the policy deterministically; one summary line (per-episode lines with ``print_episodes=True``)."""
     settings = run.settings
     steps = settings["test_timesteps"] or 2 * int(getattr(run.task, "max_episode_length", 1000))
-    return trainer(run, timesteps=steps, print_episodes=bool(settings["print_episodes"])).eval()
+    sequential = trainer(run, timesteps=steps, print_episodes=bool(settings["print_episodes"]))
+    close_hooks = watch.add_play_hooks(run, sequential, steps)
+    try:
+        return sequential.eval()
+    finally:
+        close_hooks()
 
 
 def export(run: Run) -> dict[str, str]:

@@ -97,6 +97,9 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             raise CLIError(str(e)) from None
     settings["rl_device"] = _device(cfg.rl_device, "rl_device")
     settings["sim_device"] = _device(cfg.sim_device, "sim_device")
+    from skrl_isaac.cli.watch import validate_watch
+
+    validate_watch(cfg, settings)
     return settings
 
 

@@ -100,7 +100,7 @@ class OffscreenRenderer:
         self._camera = mujoco.MjvCamera()
         self._camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
         self._camera.trackbodyid = min(track_body, model.nbody - 1)
-        self._camera.distance = 3.0 * max(float(model.stat.extent), 0.5)
+        self._camera.distance = min(max(3.0 * float(model.stat.extent), 2.0), 5.0)
         self._camera.elevation, self._camera.azimuth = -20.0, 135.0
         self._mjr = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
@@ -116,6 +116,7 @@ class OffscreenRenderer:
         self._context.make_current()
         self._data.qpos[:] = qpos
         mujoco.mj_kinematics(self.model, self._data)
+        mujoco.mj_comPos(self.model, self._data)  # the subtree centres the tracking camera looks at
         mujoco.mj_camlight(self.model, self._data)
         mujoco.mjv_updateScene(self.model, self._data, self._option, None, self._camera,
                                mujoco.mjtCatBit.mjCAT_ALL, self._scene)
@@ -132,11 +133,20 @@ class OffscreenRenderer:
         return np.concatenate([np.concatenate(tiles[r * columns:(r + 1) * columns], axis=1) for r in range(rows)], axis=0)
 
     def close(self) -> None:
-        """Free the GL resources."""
-        if self._context is not None:
-            self._mjr.free()
-            self._context.free()
+        """Free the GL resources, in this renderer's own context (freed in another renderer's current context,
+        they would delete that renderer's textures and buffers)."""
+        context = getattr(self, "_context", None)
+        if context is not None:
             self._context = None
+            context.make_current()
+            self._mjr.free()
+            context.free()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 (interpreter shutdown: GL may be gone already)
+            pass
 
 
 def _copy_model(model: mujoco.MjModel) -> mujoco.MjModel:

@@ -17,19 +17,22 @@ class VideoSchedule:
     :param length: steps per video (>= 1)
     :param prefix: the file names' prefix (``"play_"`` in play mode)
     :param on_video: called with each written file's path and its first timestep (e.g. a tracker's upload)
+    :param file_name: the file name of the video starting at a timestep (default ``<prefix><timestep>.mp4``)
 
     Call :meth:`step` after every environment step with the timestep that step was (0-based); a video in
     progress at the end of the run is written by :meth:`close`.
     """
 
     def __init__(self, recorder: VideoRecorder, folder: str, interval: int, length: int, prefix: str = "",
-                 on_video: Callable[[str, int], None] | None = None) -> None:
+                 on_video: Callable[[str, int], None] | None = None,
+                 file_name: Callable[[int], str] | None = None) -> None:
         if interval < 1:
             raise ValueError(f"video_interval={interval} is not valid: expected an integer >= 1")
         if length < 1:
             raise ValueError(f"video_length={length} is not valid: expected an integer >= 1")
         self.recorder, self.folder, self.interval, self.length = recorder, folder, int(interval), int(length)
-        self.prefix, self.on_video = prefix, on_video
+        self.on_video = on_video
+        self.file_name = file_name or (lambda timestep: f"{prefix}{timestep}.mp4")
         self.written: list[str] = []
         self._start: int | None = None
 
@@ -37,7 +40,7 @@ class VideoSchedule:
         """Record the state after the step ``timestep`` when a video is due or in progress."""
         if self._start is None and timestep % self.interval == 0:
             self._start = timestep
-            self.recorder.start(os.path.join(self.folder, f"{self.prefix}{timestep}.mp4"))
+            self.recorder.start(os.path.join(self.folder, self.file_name(timestep)))
         if self._start is None:
             return
         self.recorder.capture()

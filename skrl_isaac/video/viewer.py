@@ -77,6 +77,7 @@ class LiveViewer:
         with self.handle.lock():
             self._data.qpos[:] = self.task.render_qpos(1)[0]
             self._mujoco.mj_kinematics(self.task.model, self._data)
+            self._mujoco.mj_comPos(self.task.model, self._data)
         self.handle.sync()
 
     def close(self) -> None:

@@ -15,10 +15,10 @@ from conftest import python_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*overrides: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = python_env(ROOT)
-    return subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *overrides], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+def run_cli(*overrides: str, cwd: Path, timeout: int = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *overrides], cwd=cwd,
+                          env=python_env(ROOT, **(env or {})), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

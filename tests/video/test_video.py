@@ -138,3 +138,31 @@ def test_schedule_writes_the_expected_files_with_their_lengths(tmp_path):
     assert counts == [4, 4, 3]
     with pytest.raises(ValueError, match="video_interval=0 is not valid"):
         VideoSchedule(schedule.recorder, "x", interval=0, length=1)
+
+
+def robot_centroid(frame):
+    """Mean pixel position of the Ant's orange body (red well above blue)."""
+    mask = (frame[..., 0].astype(int) - frame[..., 2]) > 80
+    ys, xs = np.nonzero(mask)
+    return xs.mean() / frame.shape[1], ys.mean() / frame.shape[0], mask.mean()
+
+
+def test_the_camera_follows_the_robot_and_renderers_do_not_disturb_each_other():
+    from skrl_isaac.video import OffscreenRenderer
+
+    model = envs.make("Ant", 1, seed=0).model
+    qpos = model.qpos0.copy()
+    first = OffscreenRenderer(model, 160, 120)
+    here = first.render(qpos)
+    moved = qpos.copy()
+    moved[0] += 5.0  # 5 m along x: a fixed camera would lose it
+    there = first.render(moved)
+    (x0, y0, area0), (x1, y1, area1) = robot_centroid(here), robot_centroid(there)
+    assert area0 > 0.01 and abs(area1 - area0) < 0.2 * area0
+    assert abs(x1 - x0) < 0.02 and abs(y1 - y0) < 0.02
+    other = OffscreenRenderer(envs.make("Cartpole", 1, seed=0).model, 64, 48)  # another context, then dropped
+    other.render(np.zeros(2))
+    del other
+    again = first.render(qpos)  # (the same frame up to a few edge pixels: MuJoCo's renders differ that little)
+    assert np.abs(again.astype(np.int16) - here).mean() < 0.5
+    first.close()

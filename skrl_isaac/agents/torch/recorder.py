@@ -81,6 +81,8 @@ class RunRecorder:
         directory = self.cfg.directory or os.path.join(os.getcwd(), "runs")
         self.experiment_dir = os.path.join(directory, self.cfg.experiment_name or run_name(agent_name))
         self.writer = None
+        # an experiment tracker (W&B, MLflow: skrl_isaac.trackers) that the writer mirrors every scalar to
+        self.experiment_tracker: Any = None
         self.tracker: Tracker | None = None
         self.last_summary: TrackingSummary | None = None
         self.last_written_timestep = 0  # timestep of the last TensorBoard write (a resume sets its own)
@@ -93,7 +95,11 @@ class RunRecorder:
         if self.writes_files and (self.cfg.write_interval > 0 or self.cfg.checkpoint_interval > 0):
             os.makedirs(self.experiment_dir, exist_ok=True)
         if self.cfg.write_interval > 0 and self.writer is None:
-            if self.writes_files:
+            if self.writes_files and self.experiment_tracker is not None:
+                from skrl_isaac.trackers import MirroredSummaryWriter
+
+                self.writer = MirroredSummaryWriter(log_dir=self.experiment_dir, tracker=self.experiment_tracker)
+            elif self.writes_files:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.writer = SummaryWriter(log_dir=self.experiment_dir)
@@ -101,6 +107,16 @@ class RunRecorder:
                 # the last-episodes window feeds only the best checkpoint: no ring to keep without checkpoints
                 window = self.cfg.best_window if self.cfg.checkpoint_interval > 0 else 0
                 self.tracker = Tracker(num_envs, self.device, window=window)
+
+    def attach_experiment_tracker(self, tracker: Any) -> None:
+        """Mirror every scalar written from now on to ``tracker`` (W&B, MLflow: :mod:`skrl_isaac.trackers`); an open
+        writer is replaced by a mirrored one in the same folder."""
+        self.experiment_tracker = tracker
+        if self.writer is not None and self.writes_files:
+            from skrl_isaac.trackers import MirroredSummaryWriter
+
+            self.writer.close()
+            self.writer = MirroredSummaryWriter(log_dir=self.experiment_dir, tracker=tracker)
 
     # -- per step (on the device) ---------------------------------------------------------------
     def track(self, tag: str, value: torch.Tensor | float) -> None:

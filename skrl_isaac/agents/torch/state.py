@@ -79,6 +79,9 @@ def agent_state(agent: Any, timestep: int) -> dict[str, Any]:
         "scalars": scalars,
         "rng": rng_state(),
     }
+    experiment_tracker = getattr(getattr(agent, "recorder", None), "experiment_tracker", None)
+    if experiment_tracker is not None:  # a resume continues the same W&B / MLflow run
+        state["experiment_tracker"] = experiment_tracker.state()
     memory = agent.memory
     if memory is not None:
         size = sum(t.numel() * t.element_size() for t in memory.tensors.values())
