@@ -13,6 +13,7 @@ from skrl_isaac.agents.torch.precision import (autocast, autocast_dtype, check_m
                                                no_autocast)
 from skrl_isaac.agents.torch.tracking import Tracker
 from skrl_isaac.memories.torch.base import Memory
+from skrl_isaac.models.torch.adapter import adapt_model, unwrap
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
 from skrl_isaac.utils.files import atomic_torch_save
@@ -57,7 +58,8 @@ class Agent:
 
     def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
                  action_space: Any, device: str | torch.device | None, cfg: dict) -> None:
-        self.models = dict(models)
+        # skrl mixin models are called through an adapter in their role (the model's name); the seed's pass as is
+        self.models = {name: adapt_model(model, name) for name, model in models.items()}
         for model in self.models.values():  # each model on its own device (skrl 0.x), even if built without .to()
             if model is not None:
                 model.to(model.device)
@@ -227,9 +229,13 @@ class Agent:
 
     # -- checkpoints --------------------------------------------------------------------------
     def _checkpoint_items(self) -> dict[str, torch.nn.Module]:
-        if not self.checkpoint_policy_only:
-            return {k: m for k, m in self.checkpoint_modules.items() if m is not None}
-        return {k: m for k, m in self.checkpoint_modules.items() if k in self.policy_checkpoint_names and m is not None}
+        items, seen = {}, set()  # a model shared by two roles (policy and value) is one module: written once
+        for k, m in self.checkpoint_modules.items():
+            if m is not None and id(unwrap(m)) not in seen and (
+                    not self.checkpoint_policy_only or k in self.policy_checkpoint_names):
+                items[k] = m
+                seen.add(id(unwrap(m)))
+        return items
 
     def write_checkpoint(self, timestep: int | str, timesteps: int, include_agent: bool = True) -> list[str]:
         """Write ``checkpoints/<timestep>_<name>.pt`` for the policy (and its input preprocessor) or every model.
