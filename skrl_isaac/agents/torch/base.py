@@ -274,6 +274,9 @@ class Agent:
     def load(self, path: str) -> dict:
         """Restore the training state of a ``<timestep>_agent.pt`` file; return it (``timestep``, ``env``).
 
+        A skrl 1.x agent checkpoint (``agent_<t>.pt``, ``best_agent.pt``) loads its models, optimizers
+        and preprocessors (:func:`skrl_isaac.interop.skrl1.load_skrl1_checkpoint`).
+
         :raises CheckpointError: for a missing, truncated or foreign file (one line naming the file)
         """
         from skrl_isaac.agents.torch.state import load_agent_state, read_state_file
@@ -281,6 +284,10 @@ class Agent:
         if not self._initialized:
             self.init()
         state = read_state_file(path, map_location=self.device)
+        if "format" not in state:  # skrl 1.x's agent_<t>.pt / best_agent.pt (or a foreign file: one error naming both)
+            from skrl_isaac.interop.skrl1 import load_skrl1_checkpoint
+
+            return load_skrl1_checkpoint(self, path, state)
         load_agent_state(self, state, path)
         self.last_written_timestep = int(state["timestep"])
         return state
