@@ -106,6 +106,36 @@ class SharedInputs(GaussianMixin, DeterministicMixin, Model):
             return self.value_layer(self.net(inputs["states"])), {}
 
 
+class SharedCachedInputs(GaussianMixin, DeterministicMixin, Model):
+    """skrl 1.x's Isaac Gym shared model: both mixins with the default role, and the shared network's output
+    of the policy call cached for the value call that follows."""
+
+    def __init__(self, observation_space, action_space, device, clip_actions=False,
+                 clip_log_std=True, min_log_std=-20, max_log_std=2, reduction="sum"):
+        Model.__init__(self, observation_space, action_space, device)
+        GaussianMixin.__init__(self, clip_actions, clip_log_std, min_log_std, max_log_std, reduction)
+        DeterministicMixin.__init__(self, clip_actions)
+        self.net = nn.Sequential(nn.Linear(self.num_observations, 32), nn.ELU(), nn.Linear(32, 32), nn.ELU())
+        self.mean_layer = nn.Linear(32, self.num_actions)
+        self.log_std_parameter = nn.Parameter(torch.zeros(self.num_actions))
+        self.value_layer = nn.Linear(32, 1)
+
+    def act(self, inputs, role):
+        if role == "policy":
+            return GaussianMixin.act(self, inputs, role)
+        elif role == "value":
+            return DeterministicMixin.act(self, inputs, role)
+
+    def compute(self, inputs, role):
+        if role == "policy":
+            self._shared_output = self.net(inputs["states"])
+            return self.mean_layer(self._shared_output), self.log_std_parameter, {}
+        elif role == "value":
+            shared_output = self.net(inputs["states"]) if self._shared_output is None else self._shared_output
+            self._shared_output = None
+            return self.value_layer(shared_output), {}
+
+
 class TwoNetsSharedInputs(GaussianMixin, DeterministicMixin, Model):
     """A shared model whose roles use disjoint networks: the same math as PolicyInputs + ValueInputs."""
 
@@ -219,7 +249,8 @@ class SharedStates(GaussianMixin, DeterministicMixin, Model):
 
 GENERATIONS = {
     "inputs": dict(policy=PolicyInputs, value=ValueInputs, actor=ActorInputs, critic=CriticInputs,
-                   q_network=QNetworkInputs, categorical=CategoricalPolicyInputs, shared=SharedInputs),
+                   q_network=QNetworkInputs, categorical=CategoricalPolicyInputs, shared=SharedInputs,
+                   shared_cached=SharedCachedInputs),
     "states": dict(policy=PolicyStates, value=ValueStates, actor=ActorStates, critic=CriticStates,
                    q_network=QNetworkStates, categorical=CategoricalPolicyStates, shared=SharedStates),
 }

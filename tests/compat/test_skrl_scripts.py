@@ -22,6 +22,8 @@ from skrl_isaac.envs.loaders.torch import load_embedded_env
 from skrl_isaac.envs.wrappers.torch import wrap_env
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.resources.noises.torch import GaussianNoise
+from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
+from skrl_isaac.resources.schedulers.torch import KLAdaptiveRL
 from skrl_isaac.trainers.torch import SequentialTrainer
 from skrl_isaac.utils import set_seed
 
@@ -59,8 +61,8 @@ def changed(before: dict, module: torch.nn.Module) -> bool:
 
 
 # -- PPO: separate and shared models, both signature generations ----------------------------------
-@pytest.mark.parametrize("generation", ["inputs", "states"])
-@pytest.mark.parametrize("layout", ["separate", "shared"])
+@pytest.mark.parametrize("generation, layout", [("inputs", "separate"), ("states", "separate"), ("inputs", "shared"),
+                                                ("states", "shared"), ("inputs", "shared_cached")])
 def test_ppo_script(generation, layout, tmp_path):
     classes = GENERATIONS[generation]
     set_seed(42)
@@ -68,8 +70,8 @@ def test_ppo_script(generation, layout, tmp_path):
     device = env.device
     memory = RandomMemory(memory_size=16, num_envs=env.num_envs, device=device)
     models = {}
-    if layout == "shared":
-        models["policy"] = classes["shared"](env.observation_space, env.action_space, device)
+    if layout.startswith("shared"):
+        models["policy"] = classes[layout](env.observation_space, env.action_space, device)
         models["value"] = models["policy"]
     else:
         models["policy"] = classes["policy"](env.observation_space, env.action_space, device)
@@ -79,8 +81,13 @@ def test_ppo_script(generation, layout, tmp_path):
     cfg["learning_epochs"] = 2
     cfg["mini_batches"] = 2
     cfg["entropy_loss_scale"] = 0.01
-    cfg["state_preprocessor"] = "RunningStandardScaler"
+    cfg["learning_rate_scheduler"] = KLAdaptiveRL
+    cfg["learning_rate_scheduler_kwargs"] = {"kl_threshold": 0.008}
+    cfg["rewards_shaper"] = lambda rewards, timestep, timesteps: rewards * 0.01
+    cfg["state_preprocessor"] = RunningStandardScaler
     cfg["state_preprocessor_kwargs"] = {"size": env.observation_space, "device": device}
+    cfg["value_preprocessor"] = RunningStandardScaler
+    cfg["value_preprocessor_kwargs"] = {"size": 1, "device": device}
     cfg = experiment(cfg, tmp_path, write_interval=32, checkpoint_interval=64)
     cfg["experiment"]["checkpoint_policy_only"] = False
     agent = PPO(models=models, memory=memory, cfg=cfg, observation_space=env.observation_space,
@@ -92,12 +99,19 @@ def test_ppo_script(generation, layout, tmp_path):
         assert changed(before[name], model), f"{name} was not trained"
         assert all(torch.isfinite(p).all() for p in model.parameters())
     files = sorted(os.listdir(tmp_path / "run" / "checkpoints"))
-    if layout == "shared":
+    if layout.startswith("shared"):
         assert "64_value.pt" not in files and "64_policy.pt" in files  # one module: one checkpoint entry
         assert len(agent.optimizer.param_groups[0]["params"]) == len(list(models["policy"].parameters()))
     else:
         assert {"64_policy.pt", "64_value.pt"} <= set(files)
-    assert "Policy / Standard deviation" in agent.last_tracking
+    assert "Policy / Standard deviation" in agent.last_tracking  # the policy role is the Gaussian one
+    # evaluation acts with the policy's mean actions (a shared model's policy role: its Gaussian mixin)
+    states = torch.randn(5, env.observation_space.shape[0])
+    normalized = agent._state_preprocessor(states)
+    policy = models["policy"]
+    mean = (policy.act({"states": normalized}, role="policy")[2]["mean_actions"] if generation == "inputs"
+            else policy.act(normalized, None, role="policy")[2])
+    assert torch.equal(agent.act_deterministic(states), mean)
     # the user's module is what the checkpoints hold: its own keys, loadable into a fresh instance
     fresh = type(models["policy"])(env.observation_space, env.action_space, device)
     fresh.load(str(tmp_path / "run" / "checkpoints" / "64_policy.pt"))

@@ -15,6 +15,7 @@ roles is one module: :func:`unwrap` gives it back.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Mapping
 
 import torch
@@ -45,6 +46,10 @@ class ModelAdapter:
         own_act = "act" in {name for cls in type(module).__mro__ if cls not in MIXINS and cls.__module__ != __name__
                              and not cls.__module__.startswith("skrl_isaac.models") for name in vars(cls)}
         self.__dict__["_act"] = module.act if own_act else _KIND_MIXIN[self.kind].act.__get__(module)
+        # skrl's shared models (a stochastic and a deterministic mixin) may cache the shared network's output
+        # of the policy call in `_shared_output` for the value call that skrl's agents make next on the same states
+        self.__dict__["_shared"] = isinstance(module, DeterministicMixin) and isinstance(
+            module, (GaussianMixin, CategoricalMixin))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["module"], name)
@@ -55,6 +60,8 @@ class ModelAdapter:
     def act(self, states: torch.Tensor, taken_actions: torch.Tensor | None = None,
             inference: bool = False) -> tuple:
         """``(actions, log_prob, outputs)`` with ``outputs`` the mean actions / logits / actions."""
+        if self._shared:
+            self._forget_stale_features(states)
         if self.generation == GENERATION_INPUTS:
             inputs = {"states": states}
             if taken_actions is not None:
@@ -66,11 +73,25 @@ class ModelAdapter:
             actions, log_prob, outputs = self._act(states, taken_actions, role=self.role)
         return actions, log_prob, (actions if outputs is None else outputs)
 
+    def _forget_stale_features(self, states: torch.Tensor) -> None:
+        """Drop a shared model's cached ``_shared_output`` unless this call is on the very states tensor of the
+        previous call (unmodified): this package's agents call the roles in another order than skrl's (e.g.
+        PPO evaluates the values of a whole rollout at once), so a cache skrl's order keeps valid can be stale."""
+        module = self.module
+        try:
+            version = states._version
+        except RuntimeError:  # an inference tensor has no version counter: never reuse
+            version = None
+        last = module.__dict__.get("_skrl_isaac_last_states")
+        if version is None or last is None or last[0]() is not states or last[1] != version:
+            module.__dict__["_shared_output"] = None
+        module.__dict__["_skrl_isaac_last_states"] = (weakref.ref(states), version)
+
     def deterministic_act(self, states: torch.Tensor) -> torch.Tensor:
         """Evaluation actions: the mean actions (clipped as the samples), the most probable action, or the output."""
         actions, _, outputs = self.act(states)
         if self.kind == "gaussian":
-            return self.module._clip(outputs, self.role)
+            return self.module._clip(outputs, self.role, "gaussian")
         if self.kind == "categorical":
             return outputs.argmax(dim=-1, keepdim=True)
         return actions

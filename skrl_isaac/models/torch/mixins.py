@@ -108,21 +108,40 @@ class _RoleMixin:
         return next(iter(values.values())) if values else None
 
     def mixin_kind(self, role: str = "") -> str | None:
-        """``"gaussian"``, ``"deterministic"`` or ``"categorical"``: the mixin serving ``role``."""
-        return self._role_value("_mixin_kind", role)
+        """``"gaussian"``, ``"deterministic"`` or ``"categorical"``: the mixin serving ``role``.
+
+        A role a mixin was initialized with gets that mixin. Otherwise (skrl's shared-model examples
+        initialize both mixins with the default role ``""``), a role named like a policy (``"policy"``,
+        ``"target_policy"``) gets the stochastic mixin and any other role (``"value"``, critics,
+        Q-networks) the deterministic one, when the model has it.
+        """
+        kinds = self.__dict__.get("_mixin_kinds") or {}
+        if role in kinds:
+            return kinds[role][-1]
+        registered = [kind for role_kinds in kinds.values() for kind in role_kinds]
+        if not registered:
+            return None
+        stochastic = [kind for kind in registered if kind != "deterministic"]
+        if "policy" in role and stochastic:
+            return stochastic[0]
+        if "policy" not in role and "deterministic" in registered:
+            return "deterministic"
+        return registered[0]
 
     def _register(self, kind: str, role: str, clip_actions: bool = False) -> None:
-        self._set_role_value("_mixin_kind", role, kind)
+        kinds = self.__dict__.setdefault("_mixin_kinds", {})
+        kinds[role] = [k for k in kinds.get(role, []) if k != kind] + [kind]
         clip = bool(clip_actions) and hasattr(self.action_space, "low")
-        self._set_role_value("_clip_actions", role, clip)
+        self._set_role_value(f"_{kind}_clip_actions", role, clip)
         if clip:
-            self._set_role_value("_clip_bounds", role, tuple(
+            self._set_role_value(f"_{kind}_clip_bounds", role, tuple(
                 torch.as_tensor(np.asarray(bound), dtype=torch.float32, device=self.device)
                 for bound in (self.action_space.low, self.action_space.high)))
 
-    def _clip(self, actions: torch.Tensor, role: str) -> torch.Tensor:
-        if self._role_value("_clip_actions", role):
-            low, high = self._role_value("_clip_bounds", role)
+    def _clip(self, actions: torch.Tensor, role: str, kind: str) -> torch.Tensor:
+        """``actions`` clipped to the action space's bounds if the ``kind`` mixin of ``role`` clips."""
+        if self._role_value(f"_{kind}_clip_actions", role):
+            low, high = self._role_value(f"_{kind}_clip_bounds", role)
             return torch.clamp(actions, low, high)
         return actions
 
@@ -182,7 +201,7 @@ class GaussianMixin(_RoleMixin):
         distribution = Normal(mean_actions, log_std.exp().expand_as(mean_actions), validate_args=False)
         self._set_role_value("_g_distribution", role, distribution)
         self._set_role_value("_g_log_std", role, log_std)
-        actions = self._clip(distribution.rsample(), role)
+        actions = self._clip(distribution.rsample(), role, "gaussian")
         log_prob = distribution.log_prob(inputs.get("taken_actions", actions))
         reduction = self._role_value("_g_reduction", role)
         if reduction is not None:
@@ -225,7 +244,7 @@ class DeterministicMixin(_RoleMixin):
         ``(actions, None, actions)``."""
         inputs, role, style = _parse_call(args, kwargs)
         (actions,), outputs = self._compute(inputs, role, 1)
-        actions = self._clip(actions, role)
+        actions = self._clip(actions, role, "deterministic")
         return (actions, None, actions) if style == GENERATION_STATES else (actions, None, outputs)
 
 
