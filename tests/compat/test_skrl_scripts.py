@@ -112,6 +112,20 @@ def test_ppo_script(generation, layout, tmp_path):
     mean = (policy.act({"states": normalized}, role="policy")[2]["mean_actions"] if generation == "inputs"
             else policy.act(normalized, None, role="policy")[2])
     assert torch.equal(agent.act_deterministic(states), mean)
+    # this package's agent checkpoint resumes an agent of mixin models
+    if layout.startswith("shared"):
+        fresh_models = {"policy": type(models["policy"])(env.observation_space, env.action_space, device)}
+        fresh_models["value"] = fresh_models["policy"]
+    else:
+        fresh_models = {n: type(m)(env.observation_space, env.action_space, device) for n, m in models.items()}
+    fresh_cfg = copy.deepcopy(cfg)
+    fresh_cfg["experiment"]["experiment_name"] = "resumed"
+    resumed = PPO(models=fresh_models, memory=RandomMemory(memory_size=16, num_envs=env.num_envs, device=device),
+                  cfg=fresh_cfg, observation_space=env.observation_space, action_space=env.action_space, device=device)
+    assert resumed.load(str(tmp_path / "run" / "checkpoints" / "64_agent.pt"))["timestep"] == 64
+    for name in models:
+        assert all(torch.equal(a, b) for a, b in zip(fresh_models[name].state_dict().values(),
+                                                     models[name].state_dict().values()))
     # the user's module is what the checkpoints hold: its own keys, loadable into a fresh instance
     fresh = type(models["policy"])(env.observation_space, env.action_space, device)
     fresh.load(str(tmp_path / "run" / "checkpoints" / "64_policy.pt"))
