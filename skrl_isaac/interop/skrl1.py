@@ -56,6 +56,19 @@ def _layout_error(path: str, agent: Any, problem: str) -> CheckpointError:
         f"or this package's <timestep>_agent.pt (written with checkpoint_policy_only=False)")
 
 
+def _aligned(module: torch.nn.Module, state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``state`` with skrl's instantiator container names (``net_container.<i>``) as this package's MLP
+    models name the same layers (``net.<i>``), when that makes the keys and shapes match exactly."""
+    own = module.state_dict()
+    if set(state) == set(own) or not isinstance(state, Mapping):
+        return state
+    renamed = {(k.replace("net_container.", "net.", 1) if k.startswith("net_container.") else k): v
+               for k, v in state.items()}
+    if set(renamed) == set(own) and all(getattr(v, "shape", None) == own[k].shape for k, v in renamed.items()):
+        return renamed
+    return state
+
+
 def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: Mapping[str, Any], what: str, path: str) -> None:
     """Load a (plain ``torch.optim.Adam``) optimizer's ``state_dict`` into ``optimizer``, keeping its own
     settings (fused kernel, a device-tensor learning rate) and taking the saved per-parameter state and
@@ -114,8 +127,9 @@ def load_skrl1_checkpoint(agent: Any, path: str | os.PathLike, state: Mapping[st
 
     for name, model in models.items():
         module = unwrap(model)
-        check_state_dict(module, state[name], f"{path} [{name}]")
-        module.load_state_dict(state[name])
+        model_state = _aligned(module, state[name])
+        check_state_dict(module, model_state, f"{path} [{name}]")
+        module.load_state_dict(model_state)
         module.eval()
     for name in OPTIMIZER_NAMES:
         if name in state:

@@ -182,3 +182,25 @@ def test_files_of_another_layout_give_one_error(env, tmp_path):
     wider = ppo_agent(env, {"policy": Wider(o, a, "cpu"), "value": ValueInputs(o, a, "cpu")}, tmp_path)
     with pytest.raises(CheckpointError, match=r"agent_1600.pt \[policy\]: checkpoint does not match"):
         wider.load(str(path))
+
+
+def test_instantiated_skrl_models_load_into_this_packages_mlp_models(env, tmp_path):
+    """skrl 1.x's runner builds its models with the instantiators (``net_container.<i>``): a checkpoint of
+    such separate models loads into the command line's MLP models of the same sizes (``net.<i>``)."""
+    from skrl_isaac.models.torch.mlp import MLPDeterministic, MLPGaussianPolicy
+    from skrl_isaac.utils.model_instantiators.torch import deterministic_model, gaussian_model
+
+    o, a = env.observation_space, env.action_space
+    network = [{"name": "net", "input": "STATES", "layers": [32, 32], "activations": "elu"}]
+    policy = gaussian_model(o, a, "cpu", network=network, output="ACTIONS")
+    value = deterministic_model(o, a, "cpu", network=network, output="ONE")
+    path = tmp_path / "agent_48.pt"
+    torch.save({"policy": policy.state_dict(), "value": value.state_dict()}, path)
+
+    models = {"policy": MLPGaussianPolicy(o, a, "cpu", hiddens=[32, 32], activation="elu"),
+              "value": MLPDeterministic(o, a, "cpu", outputs=1, hiddens=[32, 32], activation="elu")}
+    agent = ppo_agent(env, models, tmp_path, state_preprocessor=None, value_preprocessor=None)
+    assert agent.load(str(path)) == {"timestep": 48}
+    states = torch.randn(3, o.shape[0])
+    assert torch.equal(agent.act_deterministic(states), policy.act({"states": states}, role="policy")[2]["mean_actions"])
+    assert torch.equal(models["value"].act(states)[0], value.act({"states": states}, role="value")[0])
