@@ -39,11 +39,15 @@ def test_python_block_runs(line, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.setattr(sys, "argv", [f"{PAGE.name}:{line}"])
+    from skrl_isaac.agents.torch.ppo import PPO_DEFAULT_CONFIG
+
+    defaults = copy.deepcopy(PPO_DEFAULT_CONFIG)
     threads = torch.get_num_threads()
     try:
         exec(compile("\n" * line + code + "\n", str(PAGE), "exec"), {"__name__": "__main__"})
     finally:
         torch.set_num_threads(threads)
+    assert PPO_DEFAULT_CONFIG == defaults, "the block changed PPO's default config (a shallow copy of it)"
 
 
 def test_the_config_keys_listed_as_missing_are_rejected():
