@@ -12,6 +12,7 @@ from skrl_isaac.agents.torch.precision import (autocast, autocast_dtype, check_m
 from skrl_isaac.agents.torch.recorder import EXPERIMENT_DEFAULT_CONFIG, RunRecorder, TrainingDiverged
 from skrl_isaac.agents.torch.tracking import TrackingSummary
 from skrl_isaac.memories.torch.base import Memory
+from skrl_isaac.models.torch.adapter import adapt_model, unwrap
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
 from skrl_isaac.utils.files import atomic_torch_save
@@ -45,7 +46,8 @@ class Agent:
 
     def __init__(self, models: Mapping[str, Model], memory: Memory | None, observation_space: Any,
                  action_space: Any, device: str | torch.device | None, cfg: dict) -> None:
-        self.models = dict(models)
+        # skrl mixin models are called through an adapter in their role (the model's name); the seed's pass as is
+        self.models = {name: adapt_model(model, name) for name, model in models.items()}
         for model in self.models.values():  # each model on its own device (skrl 0.x), even if built without .to()
             if model is not None:
                 model.to(model.device)
@@ -200,6 +202,15 @@ class Agent:
             self.write_checkpoint("best", timesteps, include_agent=False)
 
     # -- checkpoints --------------------------------------------------------------------------
+    def _checkpoint_items(self) -> dict[str, torch.nn.Module]:
+        """The checkpointed modules by name, a model shared by two roles (policy and value) once."""
+        items, seen = {}, set()
+        for k, m in self.checkpoint_modules.items():
+            if m is not None and id(unwrap(m)) not in seen:
+                items[k] = m
+                seen.add(id(unwrap(m)))
+        return items
+
     def write_checkpoint(self, timestep: int | str, timesteps: int, include_agent: bool = True) -> list[str]:
         """Write ``checkpoints/<timestep>_<name>.pt`` for the policy (and its input preprocessor) or every model.
 
@@ -208,7 +219,7 @@ class Agent:
         from which training resumes exactly. Return the written paths.
         """
         save_agent = (lambda path: self.save(path, timestep)) if include_agent else None
-        return self.recorder.write_checkpoint(timestep, self.checkpoint_modules, self.policy_checkpoint_names,
+        return self.recorder.write_checkpoint(timestep, self._checkpoint_items(), self.policy_checkpoint_names,
                                               save_agent)
 
     def save(self, path: str, timestep: int) -> str:
@@ -229,6 +240,9 @@ class Agent:
     def load(self, path: str) -> dict:
         """Restore the training state of a ``<timestep>_agent.pt`` file; return it (``timestep``, ``env``).
 
+        A skrl 1.x agent checkpoint (``agent_<t>.pt``, ``best_agent.pt``) loads its models, optimizers
+        and preprocessors (:func:`skrl_isaac.interop.skrl1.load_skrl1_checkpoint`).
+
         :raises CheckpointError: for a missing, truncated or foreign file (one line naming the file)
         """
         from skrl_isaac.agents.torch.state import load_agent_state, read_state_file
@@ -236,6 +250,10 @@ class Agent:
         if not self._initialized:
             self.init()
         state = read_state_file(path, map_location=self.device)
+        if "format" not in state:  # skrl 1.x's agent_<t>.pt / best_agent.pt (or a foreign file: one error naming both)
+            from skrl_isaac.interop.skrl1 import load_skrl1_checkpoint
+
+            return load_skrl1_checkpoint(self, path, state)
         load_agent_state(self, state, path)
         self.recorder.last_written_timestep = int(state["timestep"])
         return state

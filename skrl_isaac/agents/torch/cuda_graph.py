@@ -34,6 +34,7 @@ from typing import Callable, Hashable, Iterator, Sequence
 import torch
 
 from skrl_isaac import logger
+from skrl_isaac.models.torch.adapter import unwrap
 
 StepFn = Callable[..., tuple[torch.Tensor, ...]]
 
@@ -220,6 +221,7 @@ def tensor_fingerprint(*groups: object) -> tuple:
     keys: list = []
 
     def visit(obj: object) -> None:
+        obj = unwrap(obj)  # a skrl mixin model's adapter: the user's module
         if isinstance(obj, torch.Tensor):
             keys.append((obj.data_ptr(), tuple(obj.shape)))
         elif isinstance(obj, torch.nn.Module):

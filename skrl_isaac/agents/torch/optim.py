@@ -14,7 +14,7 @@ def make_adam(params: Iterable[torch.nn.Parameter], lr: float, device: torch.dev
     adapt it on the device, without reading the KL divergence back to the host. Falls back to the
     plain (float learning rate) Adam where fused Adam is unavailable.
     """
-    params = list(params)
+    params = list({id(p): p for p in params}.values())  # a model shared by two roles: its parameters once
     try:
         return torch.optim.Adam(params, lr=torch.tensor(float(lr), device=device), fused=True)
     except (RuntimeError, ValueError, TypeError):

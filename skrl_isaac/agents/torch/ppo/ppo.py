@@ -11,7 +11,7 @@ from skrl_isaac.agents.torch.cuda_graph import CudaGraphStep, tensor_fingerprint
 from skrl_isaac.agents.torch.optim import make_adam
 from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
-from skrl_isaac.models.torch.gaussian import GaussianModel
+from skrl_isaac.models.torch.adapter import is_gaussian_policy
 from skrl_isaac.resources.schedulers.torch import KLAdaptiveRL
 from skrl_isaac.agents.torch.ppo.config import PPO_DEFAULT_CONFIG, PPOConfig
 from skrl_isaac.utils.config import merge_config, typed_view
@@ -291,5 +291,5 @@ class PPO(Agent):
         self.track_data("Loss / Value loss", totals[1])
         if self.config.entropy_loss_scale:
             self.track_data("Loss / Entropy loss", totals[2])
-        if isinstance(self.policy, GaussianModel):
+        if is_gaussian_policy(self.policy):
             self.track_data("Policy / Standard deviation", self.policy.distribution().stddev.mean())
