@@ -50,30 +50,37 @@ def verify_checkpoint_file(path: str | os.PathLike) -> str:
         text file, random bytes), cut short (the zip directory at its end is missing), a zip
         archive that is no torch checkpoint, or damaged (the member whose CRC-32 fails is named)
     """
+    return verify_zip_file(path, what="PyTorch checkpoint", writer="torch.save", marker="data.pkl", legacy_torch=True)
+
+
+def verify_zip_file(path: str | os.PathLike, what: str, writer: str, marker: str | None = None,
+                    legacy_torch: bool = False) -> str:
+    """Check every member's CRC-32 of the zip archive ``path`` (a ``what`` written by ``writer``), and
+    that it holds a member named ``marker`` (or ``*/marker``) when given; see :func:`verify_checkpoint_file`."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint file at {path}")
+        raise FileNotFoundError(f"no {what} file at {path}")
     size = os.path.getsize(path)
     if size == 0:
-        raise IntegrityError(path, "the file is empty (0 bytes): not a PyTorch checkpoint")
+        raise IntegrityError(path, f"the file is empty (0 bytes): not a {what}")
     with open(path, "rb") as f:
         head = f.read(len(LEGACY_TORCH_MAGIC))
-    if head.startswith(LEGACY_TORCH_MAGIC):
+    if legacy_torch and head.startswith(LEGACY_TORCH_MAGIC):
         return "not verified (legacy torch format: no checksums)"
     if not head.startswith(ZIP_MAGIC):
         kind = "a text file" if _looks_like_text(path) else "binary data of another kind"
-        raise IntegrityError(path, f"not a PyTorch checkpoint: it is {kind}, not the zip archive torch.save writes")
+        raise IntegrityError(path, f"not a {what}: it is {kind}, not the zip archive {writer} writes")
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, struct.error, EOFError) as exc:
         # the local header says zip, but the directory at the end cannot be read: cut or damaged at its end
-        raise IntegrityError(path, f"cut short or damaged at its end: it starts like a PyTorch checkpoint (a zip "
-                                   f"archive) but its zip directory cannot be read ({size} bytes; "
-                                   f"{_first_line(exc)}): an interrupted write or copy") from None
+        raise IntegrityError(path, f"cut short or damaged at its end: it starts like a {what} (a zip archive) but "
+                                   f"its zip directory cannot be read ({size} bytes; {_first_line(exc)}): an "
+                                   "interrupted write or copy") from None
     with archive:
         names = archive.namelist()
-        if not any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
-            raise IntegrityError(path, "a zip archive but not a PyTorch checkpoint (it holds no data.pkl)")
+        if marker is not None and not any(n == marker or n.endswith("/" + marker) for n in names):
+            raise IntegrityError(path, f"a zip archive but not a {what} (it holds no {marker})")
         for info in archive.infolist():
             _check_member(path, archive, info)
     return "verified"
@@ -88,8 +95,8 @@ def _check_member(path: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) ->
     except zipfile.BadZipFile as exc:
         if "CRC" in str(exc):
             raise IntegrityError(path, f"damaged: member {info.filename!r} fails its CRC-32 check (its bytes changed "
-                                       "after it was written: a disk or copy error); use another copy or an earlier "
-                                       "checkpoint", member=info.filename) from None
+                                       "after it was written: a disk or copy error); use another copy of it",
+                             member=info.filename) from None
         raise IntegrityError(path, f"damaged: member {info.filename!r} cannot be read ({_first_line(exc)})",
                              member=info.filename) from None
     except (OSError, EOFError, ValueError, NotImplementedError, struct.error, zlib.error) as exc:

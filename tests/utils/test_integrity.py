@@ -105,7 +105,7 @@ def test_a_zip_that_is_not_a_torch_file(tmp_path):
 
 
 def test_a_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint file"):
+    with pytest.raises(FileNotFoundError, match="no PyTorch checkpoint file at"):
         verify_checkpoint_file(tmp_path / "nope.pt")
 
 
