@@ -48,10 +48,12 @@ def validate_experiment_name(name: Any) -> str:
     hydra parses ``experiment=2024`` as an int and ``experiment=nan`` as a float: numbers and booleans
     become their text (``"2024"``, ``"nan"``, ``"true"``; a float is written as Python writes it, so
     ``experiment=1e3`` becomes ``"1000.0"``: quote it, ``experiment="'1e3'"``, to keep the text).
-    ``""`` is returned as is: it asks for the default name (``<time>_<Agent>``).
+    ``""`` is returned as is, and None (hydra's ``experiment=null``) as ``""``: they ask for the default name.
     Unicode letters and digits are accepted (normalized to NFC, so the same name typed on two systems
     is one folder); whitespace, control characters, path separators and other symbols are not.
     """
+    if name is None:
+        return ""
     if isinstance(name, bool):
         name = "true" if name else "false"
     elif isinstance(name, int):
