@@ -17,7 +17,10 @@ A dump holds, for every tensor of the memory, an array ``(steps, num_envs, size)
 Automatic exports (``export=True``, :mod:`skrl_isaac.dumps.exporter`) are named
 ``<creation time>_memory_<fill cycle>.<ext>``, e.g. ``24-05-01_12-30-00-123456_memory_00000003.csv``: the time (``%y-%m-%d_%H-%M-%S-%f``) is fixed per
 memory instance, so two runs never clash, and the zero-padded cycle makes the names sort by cycle.
-Files are written atomically (temp file in the same folder, fsync, rename).
+Files are written atomically (temp file in the same folder, fsync, rename). Every dump carries an
+integrity record that :func:`read_dump` checks before parsing: a SHA-256 content digest under the
+extra key / array ``__integrity__`` in ``pt`` / ``np`` dumps (dropped from the data), and
+``<dump>.csv.sha256`` beside a csv dump (:mod:`skrl_isaac.dumps.csv_integrity`).
 """
 
 from __future__ import annotations
