@@ -185,3 +185,28 @@ def remove_stale_temp_files(folder: str | os.PathLike, min_age_s: float = STALE_
                 continue
             removed.append(path)
     return sorted(removed)
+
+
+_CHECKPOINT = re.compile(r"^(\d+)_(\w+)\.pt$")
+
+
+def newest_complete_checkpoint(folder: str | os.PathLike, model: str = "agent") -> str | None:
+    """The ``<timestep>_<model>.pt`` file in ``folder`` with the highest timestep that verifies
+    (:func:`skrl_isaac.utils.integrity.verify_checkpoint_file`), or None: what a run that failed can say
+    it kept. ``model="agent"`` for resumable checkpoints, ``"policy"`` for policy files."""
+    from skrl_isaac.utils.integrity import IntegrityError, verify_checkpoint_file
+
+    try:
+        names = os.listdir(os.fspath(folder))
+    except OSError:
+        return None
+    found = sorted(((int(m.group(1)), n) for n in names if (m := _CHECKPOINT.match(n)) and m.group(2) == model),
+                   reverse=True)
+    for _, name in found:
+        path = os.path.join(os.fspath(folder), name)
+        try:
+            verify_checkpoint_file(path)
+        except (IntegrityError, OSError):
+            continue
+        return path
+    return None

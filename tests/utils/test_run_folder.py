@@ -139,3 +139,21 @@ def test_the_pattern_is_the_one_atomic_write_uses(tmp_path):
     # a file with the name atomic_write used, as a SIGKILL would leave it
     (tmp_path / os.path.basename(seen[0])).write_bytes(b"partial")
     assert remove_stale_temp_files(tmp_path, min_age_s=0) == [os.path.join(str(tmp_path), os.path.basename(seen[0]))]
+
+
+# -- what a failed run kept -----------------------------------------------------------------------
+def test_the_newest_complete_checkpoint_skips_damaged_ones_and_says_none_when_there_is_none(tmp_path):
+    import torch
+
+    from skrl_isaac.utils.files import atomic_torch_save
+    from skrl_isaac.utils.run_folder import newest_complete_checkpoint
+
+    assert newest_complete_checkpoint(tmp_path) is None
+    assert newest_complete_checkpoint(tmp_path / "missing") is None
+    for t in (500, 1000, 10000):
+        atomic_torch_save({"w": torch.ones(3)}, tmp_path / f"{t}_agent.pt")
+    atomic_torch_save({"w": torch.ones(3)}, tmp_path / "20000_policy.pt")
+    data = (tmp_path / "10000_agent.pt").read_bytes()
+    (tmp_path / "10000_agent.pt").write_bytes(data[:len(data) // 2])  # cut: not complete
+    assert newest_complete_checkpoint(tmp_path) == str(tmp_path / "1000_agent.pt")  # by timestep, not by name
+    assert newest_complete_checkpoint(tmp_path, "policy") == str(tmp_path / "20000_policy.pt")
