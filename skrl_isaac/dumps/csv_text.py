@@ -167,8 +167,18 @@ def _polars() -> Any:
 
 
 def write_csv_file(path: str, arrays: dict[str, np.ndarray], engine: str | None = None) -> None:
-    """Write ``arrays`` as a csv memory dump to ``path`` atomically (temp file, fsync, rename)."""
-    atomic_write(path, lambda f: write_csv(f, arrays, engine), mode="wb")
+    """Write ``arrays`` as a csv memory dump to ``path`` atomically (temp file, fsync, rename), then its
+    integrity record ``<path>.sha256`` (:mod:`skrl_isaac.dumps.csv_integrity`)."""
+    from skrl_isaac.dumps import csv_integrity
+
+    measured = []
+
+    def measure(tmp: str) -> None:
+        measured.append(csv_integrity.measure(tmp))
+        csv_integrity.remove_record(path)  # an older record never describes the new file
+
+    atomic_write(path, lambda f: write_csv(f, arrays, engine), mode="wb", before_replace=measure)
+    csv_integrity.write_record(path, measured[0])
 
 
 # -- the fixed engine ---------------------------------------------------------------------

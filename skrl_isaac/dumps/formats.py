@@ -17,7 +17,10 @@ A dump holds, for every tensor of the memory, an array ``(steps, num_envs, size)
 Automatic exports (``export=True``, :mod:`skrl_isaac.dumps.exporter`) are named
 ``<creation time>_memory_<fill cycle>.<ext>``, e.g. ``24-05-01_12-30-00-123456_memory_00000003.csv``: the time (``%y-%m-%d_%H-%M-%S-%f``) is fixed per
 memory instance, so two runs never clash, and the zero-padded cycle makes the names sort by cycle.
-Files are written atomically (temp file in the same folder, fsync, rename).
+Files are written atomically (temp file in the same folder, fsync, rename). Every dump carries an
+integrity record that :func:`read_dump` checks before parsing: a SHA-256 content digest under the
+extra key / array ``__integrity__`` in ``pt`` / ``np`` dumps (dropped from the data), and
+``<dump>.csv.sha256`` beside a csv dump (:mod:`skrl_isaac.dumps.csv_integrity`).
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ import os
 import re
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
 from skrl_isaac.dumps import csv_text
+from skrl_isaac.dumps.csv_integrity import CsvIntegrityError, verify_csv
 from skrl_isaac.dumps.csv_text import write_csv_file
 from skrl_isaac.utils.files import atomic_write
+from skrl_isaac.utils.integrity import DIGEST_NAME, IntegrityError, tensors_digest, verify_zip_file
 
 if TYPE_CHECKING:
     from skrl_isaac.dumps.csv_child import CsvProcess
@@ -103,9 +108,12 @@ def write_dump(path: str, tensors: dict[str, torch.Tensor], fmt: str, csv_proces
     """Write ``tensors`` (``{name: (steps, envs, size)}`` CPU tensors) to ``path`` atomically
     (``csv``: by ``csv_process``, the export writer's low-priority child, when given)."""
     if fmt == "pt":
-        atomic_write(path, lambda f: torch.save({k: v.contiguous() for k, v in tensors.items()}, f))
+        data = {k: v.contiguous() for k, v in tensors.items()}
+        data[DIGEST_NAME] = torch.frombuffer(bytearray(_digest(data)), dtype=torch.uint8)
+        atomic_write(path, lambda f: torch.save(data, f))
     elif fmt == "np":
         arrays = {k: v.numpy() for k, v in tensors.items()}
+        arrays[DIGEST_NAME] = np.frombuffer(_digest(arrays), dtype=np.uint8)
         atomic_write(path, lambda f: np.savez(f, **arrays))
     elif csv_process is not None:
         # the engine as set here (csv_text.CSV_ENGINE), else the child's default: polars is imported there only
@@ -126,16 +134,82 @@ def _not_a_dump(path: str, why: str) -> DumpError:
     return DumpError(f"{path!r} is not a memory dump: {why}", reason=f"not a memory dump: {why}")
 
 
-def read_dump(path: str | os.PathLike, csv_dtypes: dict[str, Any] | None = None) -> dict[str, Any]:
+def _damaged(path: str, why: str) -> DumpError:
+    return DumpError(f"{path!r} is a damaged memory dump: {why}", reason=f"a damaged memory dump: {why}")
+
+
+# -- integrity --------------------------------------------------------------------------------
+def _digest(data: dict[str, Any]) -> bytes:
+    """The content digest of ``{name: tensor or array}`` (:func:`skrl_isaac.utils.integrity.tensors_digest`;
+    a bfloat16 tensor by its bits)."""
+    def array(v: Any) -> np.ndarray:
+        if isinstance(v, torch.Tensor):
+            v = v.detach().contiguous()
+            return v.view(torch.int16).numpy() if v.dtype == torch.bfloat16 else v.numpy()
+        return v
+
+    return tensors_digest((k, array(v)) for k, v in data.items())
+
+
+def _check_digest(path: str, data: dict[str, Any]) -> str:
+    """Take the digest record out of ``data`` and check it: the integrity status, or a :class:`DumpError`."""
+    record = data.pop(DIGEST_NAME, None)
+    if record is None:
+        return "no integrity record: not verified (zip CRC-32s checked)"
+    stored = (record.numpy() if isinstance(record, torch.Tensor) else np.asarray(record)).tobytes()
+    if stored != _digest(data):
+        raise _damaged(path, f"its content digest ({DIGEST_NAME}) does not match its tensors (changed after it "
+                             "was written); use another copy of it")
+    return "verified (sha256 content digest)"
+
+
+def _warn_unverified(path: str, status: str) -> None:
+    if not status.startswith("verified"):
+        from skrl_isaac import logger
+
+        logger.warning(f"{path}: {status}")
+
+
+def verify_dump(path: str | os.PathLike) -> str:
+    """Check a dump's integrity without loading it into a memory: the status that :func:`read_dump` reports
+    (``"verified ..."`` or ``"no integrity record: not verified ..."``), or a :class:`DumpError`."""
+    statuses: list[str] = []
+    read_dump(path, on_status=statuses.append)
+    return statuses[0]
+
+
+def read_dump(path: str | os.PathLike, csv_dtypes: dict[str, Any] | None = None,
+              on_status: Callable[[str], None] | None = None) -> dict[str, Any]:
     """``{name: (steps, envs, size) tensor or array}`` from a dump (tensors for ``.pt``, arrays else).
 
     ``csv_dtypes`` maps tensor names to the numpy dtype their csv columns are parsed as (default:
     inferred by pandas).
+
+    The file's integrity is checked first: the zip CRC-32s and the content digest stored inside a
+    ``.pt`` / ``.npz`` dump, the ``<dump>.csv.sha256`` record beside a ``.csv`` dump. A damaged or
+    cut file is a :class:`DumpError`. ``on_status`` gets the outcome (``"verified ..."`` or, for a dump
+    written before integrity records, ``"no integrity record: not verified ..."``); without it, an
+    unverified dump is logged as a warning.
     """
     path = os.fspath(path)
     fmt = dump_format(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no memory dump at {path!r}")
+    if fmt in ("pt", "np"):
+        try:
+            if fmt == "pt":
+                verify_zip_file(path, what="memory dump", writer="torch.save", marker="data.pkl")
+            else:
+                verify_zip_file(path, what="memory dump", writer="numpy.savez")
+        except IntegrityError as exc:
+            if exc.reason.startswith("not a ") or "empty" in exc.reason:
+                raise _not_a_dump(path, exc.reason.split(": ", 1)[-1]) from None
+            raise _damaged(path, exc.reason) from None
+    elif fmt == "csv":
+        try:
+            status = verify_csv(path)
+        except CsvIntegrityError as exc:
+            raise _damaged(path, exc.reason) from None
     if fmt == "pt":
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
@@ -151,6 +225,9 @@ def read_dump(path: str | os.PathLike, csv_dtypes: dict[str, Any] | None = None)
             raise _not_a_dump(path, f"numpy.load failed ({type(exc).__name__}: {exc})") from exc
     else:
         data = _read_csv(path, csv_dtypes or {})
+    if fmt != "csv":
+        status = _check_digest(path, data)
+    (on_status or (lambda status: _warn_unverified(path, status)))(status)
     if not data:
         raise _not_a_dump(path, "it holds no tensors")
     lead = None
@@ -256,12 +333,13 @@ def _unparseable_cells(path: str) -> str:
             + " (a cell holds an integer, a decimal, inf or nan; a truncated row misses its last cells)")
 
 
-def load_dump(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A dump of any format as ``{name: numpy array (steps, num_envs, size)}``.
+def load_dump(path: str | os.PathLike, on_status: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """A dump of any format as ``{name: numpy array (steps, num_envs, size)}``, its integrity checked
+    first (see :func:`read_dump`, which calls ``on_status``).
 
     ``.pt`` / ``.npz`` keep their dtypes; ``.csv`` dtypes are inferred (int64 / float64).
     """
-    data = read_dump(path)
+    data = read_dump(path, on_status=on_status)
     out = {}
     for name, v in data.items():
         if isinstance(v, torch.Tensor):

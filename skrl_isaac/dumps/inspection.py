@@ -57,7 +57,8 @@ def inspect_dump(path: str | os.PathLike, env: int | None = None, rows: int | No
     :raises DumpError: if the file is not a memory dump; ``ValueError`` if ``env`` is out of range
     """
     path = os.fspath(path)
-    arrays = load_dump(path)
+    integrity: list[str] = []
+    arrays = load_dump(path, on_status=integrity.append)
     steps, envs = next(iter(arrays.values())).shape[:2]
     if env is not None and not 0 <= env < envs:
         raise ValueError(f"--env must be in [0, {envs - 1}] ({envs} envs in {path!r}), got {env}")
@@ -66,6 +67,7 @@ def inspect_dump(path: str | os.PathLike, env: int | None = None, rows: int | No
     lines = [f"{path}",
              f"format: {_FORMAT_NAMES[fmt]}; {steps} steps x {envs} envs = {steps * envs} rows; "
              f"{len(arrays)} tensors",
+             f"integrity: {integrity[0]}",
              "",
              f"tensors (shape: steps, envs, size; dtype{inferred}):"]
     width = max(len(n) for n in arrays)

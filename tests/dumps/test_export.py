@@ -44,7 +44,8 @@ def add_step(memory, value: float):
 
 
 def dumps(directory):
-    return sorted(os.path.join(directory, f) for f in os.listdir(directory) if not f.startswith("."))
+    return sorted(os.path.join(directory, f) for f in os.listdir(directory)
+                  if not f.startswith(".") and not f.endswith(".sha256"))  # (a csv dump's integrity record)
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -198,7 +199,8 @@ def test_close_waits_for_every_pending_write(tmp_path, monkeypatch):
     assert len(files) == 12
     for k, path in enumerate(files):
         assert load_dump(path)["states"][:, 0, 0].tolist() == [2 * k, 2 * k + 1]
-    assert sorted(os.listdir(tmp_path)) == [os.path.basename(f) for f in files]  # no temp files left
+    # no temp files left (each csv dump has its integrity record beside it)
+    assert sorted(os.listdir(tmp_path)) == sorted(n for f in files for n in (os.path.basename(f), os.path.basename(f) + ".sha256"))
 
 
 def test_at_most_two_snapshots_pending(tmp_path, monkeypatch):
@@ -361,9 +363,10 @@ def test_pt_dump_is_a_plain_dict_and_csv_reads_with_pandas(tmp_path):
     for step in range(2):
         add_step(memory, step)
     pt = torch.load(memory.save(str(tmp_path), "pt"), weights_only=True)
-    assert set(pt) == {"states", "done"} and pt["states"].device.type == "cpu" and pt["done"].dtype == torch.bool
+    # plus the content digest that loading checks
+    assert set(pt) == {"states", "done", "__integrity__"} and pt["states"].device.type == "cpu" and pt["done"].dtype == torch.bool
     npz = np.load(memory.save(str(tmp_path), "np"))
-    assert set(npz.files) == {"states", "done"} and npz["states"].shape == (2, 3, 3)
+    assert set(npz.files) == {"states", "done", "__integrity__"} and npz["states"].shape == (2, 3, 3)
     for name in ("states", "done"):  # the live memory's values, as they are
         assert same(pt[name], memory.tensors[name]) and np.array_equal(npz[name], memory.tensors[name].numpy())
     df = pd.read_csv(memory.save(str(tmp_path), "csv"))

@@ -83,5 +83,78 @@ def test_memory_exports_are_readable_like_any_new_file(tmp_path, fmt):
     for _ in range(2):
         memory.add_samples(states=torch.ones(3, 2))
     memory.close()
-    [name] = os.listdir(tmp_path)
-    assert mode(tmp_path / name) == 0o666 & ~files._umask() != 0o600
+    names = sorted(os.listdir(tmp_path))  # a csv dump and its integrity record, or one pt / npz dump
+    assert len(names) == (2 if fmt == "csv" else 1)
+    for name in names:
+        assert mode(tmp_path / name) == 0o666 & ~files._umask() != 0o600
+
+
+# -- failed writes: one error naming the file and the OS error, no temp file left ---------------
+class SizeLimitedFile:
+    """A file whose file system fills up after ``limit`` bytes (as the OS reports it)."""
+
+    def __init__(self, f, limit: int = 64):
+        self._f, self._left = f, limit
+
+    def write(self, data):
+        if len(data) > self._left:
+            raise OSError(28, "No space left on device")
+        self._left -= len(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+def test_a_full_disk_during_torch_save_names_the_file_and_the_errno(tmp_path, monkeypatch):
+    target = tmp_path / "2500_agent.pt"
+    atomic_torch_save({"w": torch.zeros(2)}, target)
+    before = target.read_bytes()
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: SizeLimitedFile(real_fdopen(fd, mode)))
+    with pytest.raises(files.FileWriteError) as e:
+        atomic_torch_save({"w": torch.zeros(100_000)}, target)
+    # torch.save itself says only "inline_container.cc: unexpected pos": the cause is kept underneath
+    assert "unexpected pos" in str(e.value.__cause__)
+    assert str(e.value) == f"could not write {str(target)!r}: [Errno 28] No space left on device"
+    assert e.value.errno == 28 and e.value.filename == str(target)
+    assert sorted(os.listdir(tmp_path)) == ["2500_agent.pt"] and target.read_bytes() == before  # old file kept
+
+
+def test_a_library_error_that_hides_a_full_disk_is_reported_as_one(tmp_path, monkeypatch):
+    class Full:
+        f_bavail, f_frsize = 0, 4096
+
+    monkeypatch.setattr(os, "statvfs", lambda folder: Full)
+
+    def write(f):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    with pytest.raises(files.FileWriteError, match=r"a\.pt'.*No space left on device"):
+        atomic_write(tmp_path / "a.pt", write)
+    assert os.listdir(tmp_path) == []
+
+
+def test_other_errors_pass_unchanged_and_leave_no_temp_file(tmp_path):
+    def write(f):
+        raise ValueError("not an I/O problem")
+
+    with pytest.raises(ValueError, match="not an I/O problem"):
+        atomic_write(tmp_path / "a.pt", write)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_that_cannot_be_written_names_the_file(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system", str(tmp_path / ".a.pt.xxxxxxxx.tmp"))
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
+    with pytest.raises(files.FileWriteError) as e:
+        atomic_write(tmp_path / "a.pt", lambda f: f.write(b"x"))
+    assert str(e.value) == f"could not write {str(tmp_path / 'a.pt')!r}: [Errno 30] Read-only file system"
