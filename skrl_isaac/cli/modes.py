@@ -41,9 +41,22 @@ def trainer(run: Run, **cfg: Any) -> Any:
 def train(run: Run, config_name: str = "config.yaml", sequential: Any = None, tracker: Any = None) -> Any:
     """Write the run's config, then train (from the resumed timestep when ``sequential`` was resumed), with the
     videos, viewer and tracker asked for; ``curves.png`` at the end, also after Ctrl-C or an error."""
+    from skrl_isaac.utils.run_folder import RunFolderLock, remove_stale_temp_files
+
     cfg, agent = run.cfg, run.agent
     sequential = sequential or trainer(run)
     os.makedirs(agent.experiment_dir, exist_ok=True)
+    lock = RunFolderLock(agent.experiment_dir).acquire()  # held for the run's lifetime: a second run is refused
+    try:
+        for folder in (agent.experiment_dir, os.path.join(agent.experiment_dir, "checkpoints")):
+            remove_stale_temp_files(folder, min_age_s=0)  # a killed run's half-written files (no writer is alive)
+        return _train_locked(run, sequential, config_name, tracker)
+    finally:
+        lock.release()
+
+
+def _train_locked(run: Run, sequential: Any, config_name: str, tracker: Any) -> Any:
+    cfg, agent = run.cfg, run.agent
     OmegaConf.save(with_train_config(cfg, run.choices), os.path.join(agent.experiment_dir, config_name), resolve=True)
     print(f"[skrl_isaac] task {cfg.task.name} ({run.backend}), {run.env.num_envs} envs on {run.device}, agent "
           f"{type(agent).__name__}, {run.trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)

@@ -180,6 +180,13 @@ def run(cfg: DictConfig) -> Any:
     """
     overrides, choices = _hydra_overrides()
     resume = bool(cfg.checkpoint) and not cfg.test
+    if not resume:
+        from skrl_isaac.utils.run_folder import ExperimentNameError, validate_experiment_name
+
+        try:  # a plain folder name inside runs/ (hydra hands numbers over as numbers)
+            cfg.experiment = validate_experiment_name(cfg.get("experiment"))
+        except ExperimentNameError as e:
+            raise CLIError(str(e)) from None
     if resume:
         _check_resume_checkpoint(cfg.checkpoint)
         cfg = resume_config(cfg, overrides, choices)
@@ -246,9 +253,12 @@ def run(cfg: DictConfig) -> Any:
                                      sim_device=settings["sim_device"], rl_device=settings["rl_device"],
                                      seed=cfg.seed, overrides=task_overrides)
     else:
-        task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
-                                 device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless,
-                                 physics_engine=embedded_engine(cfg.physics_engine, settings["rl_device"]))
+        try:
+            task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
+                                     device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless,
+                                     physics_engine=embedded_engine(cfg.physics_engine, settings["rl_device"]))
+        except ValueError as e:  # a bad task.* value (e.g. task.env.episodeLength=0)
+            raise CLIError(f"task {cfg.task.name}: {e}") from None
     env = wrap_env(task)
     from skrl_isaac.builders import build_agent
 
@@ -307,6 +317,7 @@ def _hydra_main(cfg: DictConfig) -> None:
     from skrl_isaac.models.torch.base import CheckpointError
 
     from skrl_isaac.trainers.torch.interrupt import TrainingInterrupted
+    from skrl_isaac.utils.run_folder import RunFolderLocked
 
     try:
         run(cfg)
@@ -319,6 +330,25 @@ def _hydra_main(cfg: DictConfig) -> None:
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)
+    except RunFolderLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:  # a full disk, a read-only folder: the file, the OS error, and what was kept
+        print(f"error: {e}; {kept_checkpoint(cfg)}", file=sys.stderr)
+        sys.exit(74)
+
+
+def kept_checkpoint(cfg: DictConfig) -> str:
+    """What a failed run kept: its newest complete agent checkpoint, or that there is none."""
+    from skrl_isaac.utils.run_folder import newest_complete_checkpoint
+
+    if cfg.get("checkpoint") and not cfg.get("test"):
+        folder = os.path.dirname(os.path.abspath(cfg.checkpoint))
+    else:
+        directory = OmegaConf.select(cfg, "train.agent.experiment.directory") or "runs"
+        folder = os.path.join(directory, str(cfg.get("experiment") or ""), "checkpoints")
+    newest = newest_complete_checkpoint(folder) if cfg.get("experiment") or cfg.get("checkpoint") else None
+    return f"kept: {newest}" if newest else "no complete checkpoint was kept"
 
 
 def main() -> None:

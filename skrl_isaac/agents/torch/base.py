@@ -293,10 +293,11 @@ class Agent:
             self.write_checkpoint(done, timesteps)
 
     def close(self) -> None:
-        """Flush and close the writer; wait for the memory's pending exports."""
-        self.recorder.close()
-        if self.memory is not None:
-            self.memory.close()
+        """Flush and close the writer; wait for the memory's pending exports (the first error is the one raised)."""
+        from skrl_isaac.utils.cleanup import close_all
+
+        with close_all(self.recorder.close, self.memory.close if self.memory is not None else None):
+            pass
 
     # -- helpers for subclasses ---------------------------------------------------------------
     def _make_preprocessor(self, name: str, value: Any, kwargs: Mapping[str, Any], size: Any) -> Any:

@@ -78,8 +78,11 @@ class RunRecorder:
         self.device = device
         self.models = models
         self.writes_files = writes_files
+        from skrl_isaac.utils.run_folder import validate_experiment_name
+
         directory = self.cfg.directory or os.path.join(os.getcwd(), "runs")
-        self.experiment_dir = os.path.join(directory, self.cfg.experiment_name or run_name(agent_name))
+        name = validate_experiment_name(self.cfg.experiment_name)  # a plain folder name: no run escapes its folder
+        self.experiment_dir = os.path.join(directory, name or run_name(agent_name))
         self.writer = None
         # an experiment tracker (W&B, MLflow: skrl_isaac.trackers) that the writer mirrors every scalar to
         self.experiment_tracker: Any = None
@@ -156,9 +159,13 @@ class RunRecorder:
         if bad_models:
             problems.append(f"parameters of {bad_models} are NaN/inf")
         if problems:
-            raise TrainingDiverged(f"training stopped at timestep {timestep}: " + "; ".join(problems)
-                                   + f". The newest checkpoint in {os.path.join(self.experiment_dir, 'checkpoints')}"
-                                   " is the last good one.")
+            from skrl_isaac.utils.run_folder import newest_complete_checkpoint
+
+            folder = os.path.join(self.experiment_dir, "checkpoints")
+            newest = newest_complete_checkpoint(folder) or newest_complete_checkpoint(folder, "policy")
+            kept = (f"the newest checkpoint, {newest}, is the last good one" if newest else
+                    "no checkpoint was written before it")
+            raise TrainingDiverged(f"training stopped at timestep {timestep}: " + "; ".join(problems) + f"; {kept}")
 
     def write_tracking(self, timestep: int) -> TrackingSummary | None:
         """Flush the tracker, write its values at ``timestep`` and return the summary (None: no tracking).

@@ -53,9 +53,16 @@ def _unreadable_reason(path: str) -> str:
 
 def load_state_dict_file(path: str | os.PathLike, map_location: str | torch.device | None = None) -> dict:
     """Read a plain ``state_dict`` file with ``weights_only=True`` and a clear error when it is not one."""
+    from skrl_isaac.utils.integrity import IntegrityError, verify_checkpoint_file
+
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint file not found: {path}")
+    try:  # the zip members' CRC-32s, which torch.load never checks: a damaged file is never loaded
+        verify_checkpoint_file(path)
+    except IntegrityError as e:
+        reason = e.reason if e.member is not None else _unreadable_reason(path)
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception:  # truncated file, pickle with code, not a torch file...

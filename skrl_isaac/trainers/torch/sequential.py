@@ -12,6 +12,7 @@ import tqdm
 from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.agents.torch.tracking import TrackingSummary
 from skrl_isaac.trainers.torch.interrupt import StopOnSignal, TrainingInterrupted
+from skrl_isaac.utils.cleanup import close_all
 from skrl_isaac.utils.config import merge_config
 
 SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
@@ -134,11 +135,11 @@ class SequentialTrainer:
                                                           self._checkpoint_now(timestep + 1))
                         break
                 else:  # the last timestep is always checkpointed, also when not a checkpoint_interval multiple
+                    agent.recorder.check_finite(self.timesteps)  # also when checkpoints are off: never end diverged
                     self._checkpoint_now(self.timesteps)
-            finally:
-                agent.close()
-                if self.cfg["close_environment_at_exit"]:
-                    env.close()
+            finally:  # the first error is the one raised (a failed export never hides a failed checkpoint)
+                with close_all(agent.close, env.close if self.cfg["close_environment_at_exit"] else None):
+                    pass
         if interrupted is not None:
             raise interrupted
 

@@ -75,6 +75,10 @@ class PPO(Agent):
         for key in ("rollouts", "learning_epochs", "mini_batches"):
             if getattr(self.config, key) < 1:
                 raise ValueError(f"PPO: cfg[{key!r}] must be >= 1, got {cfg[key]}")
+        samples = memory.memory_size * memory.num_envs  # checked now, not at the first update
+        if self.config.mini_batches > samples:
+            raise ValueError(f"PPO: cfg['mini_batches']={self.config.mini_batches} is more than a rollout's "
+                             f"{samples} samples (rollouts {memory.memory_size} x {memory.num_envs} envs): use 1 to {samples}")
 
         # optimizer and learning rate scheduler
         params = list(self.policy.parameters())
@@ -169,6 +173,9 @@ class PPO(Agent):
                 self.set_mode("train")
                 self._update(timestep, timesteps)
                 self.set_mode("eval")
+                # NaN/inf losses or parameters stop training right after the update that made them (one host
+                # read per update, none per env step), before anything non-finite reaches a file
+                self.recorder.check_finite(timestep + 1)
         super().post_interaction(timestep, timesteps)
 
     # -- update -------------------------------------------------------------------------------
