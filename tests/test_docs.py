@@ -87,20 +87,11 @@ def run_block(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     The code is compiled under the Markdown file's name with the block's own line numbers, so a traceback
     points at the line of the page. Returns the block's namespace.
     """
+    if NEEDS_ISAACGYM.search(block.code):  # isaacgym must come before torch: a fresh process, as a user runs it
+        return run_isaacgym_block(block, tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.setattr(sys, "argv", [f"{block.path.name}:{block.line}"])
-    fake = None
-    if NEEDS_ISAACGYM.search(block.code):
-        monkeypatch.syspath_prepend(str(ROOT / "tests" / "envs"))
-        import fake_isaacgym as fake
-
-        fake.unload()
-        paths = fake.build(tmp_path / "isaacgym_test_double")
-        monkeypatch.syspath_prepend(paths["python"])
-        monkeypatch.syspath_prepend(paths["repo"])
-        if not torch.cuda.is_available():  # the command line wins over the loaders' arguments (skrl 0.x)
-            monkeypatch.setattr(sys, "argv", sys.argv + CPU_OVERRIDES)
     code = compile("\n" * block.line + block.code + "\n", str(block.path), "exec")
     namespace: dict = {"__name__": "__main__", "__file__": str(tmp_path / "docs_block.py")}
     threads, error = torch.get_num_threads(), None
@@ -110,11 +101,32 @@ def run_block(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         error = traceback.format_exc()
     finally:
         torch.set_num_threads(threads)
-        if fake is not None:
-            fake.unload()
     if error is not None:
         pytest.fail(f"{block.where}: the python block failed:\n{error}", pytrace=False)
     return namespace
+
+
+def run_isaacgym_block(block: Block, tmp_path: Path) -> dict:
+    """Run a block that imports ``isaacgym`` as a script in a new Python process, against the Isaac Gym test
+    double (which refuses a process that imported torch first, as the real package does)."""
+    import subprocess
+
+    sys.path.insert(0, str(ROOT / "tests" / "envs"))
+    try:
+        import fake_isaacgym as fake
+    finally:
+        sys.path.pop(0)
+    from skrl_isaac.utils.processes import python_env
+
+    paths = fake.build(tmp_path / "isaacgym_test_double")
+    script = tmp_path / f"{block.path.stem}_{block.line}.py"
+    script.write_text("\n" * block.line + block.code + "\n")
+    overrides = [] if torch.cuda.is_available() else CPU_OVERRIDES  # the command line wins (skrl 0.x)
+    proc = subprocess.run([sys.executable, str(script), *overrides], cwd=tmp_path, capture_output=True, text=True,
+                          env=python_env(paths["python"], paths["repo"], str(ROOT)), timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"{block.where}: the python block failed:\n{proc.stderr[-4000:]}", pytrace=False)
+    return {}
 
 
 BLOCKS = all_blocks()

@@ -154,7 +154,7 @@ def test_isaacgymenvs_task_when_isaacgymenvs_is_importable(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "task Ant (IsaacGymEnvs), 4 envs on cpu, agent PPO, 32 timesteps -> runs/ige" in result.stdout
     assert sorted(p.name.split(".")[0] for p in (tmp_path / "runs" / "ige").iterdir()) == [
-        "checkpoints", "config", "events"]
+        "", "checkpoints", "config", "events"]  # "": the run's .lock file
     assert sorted(os.listdir(tmp_path / "runs" / "ige" / "checkpoints")) == sorted(  # the final checkpoint
         f"32_{n}.pt" for n in ("agent", "policy", "state_preprocessor", "value", "value_preprocessor"))
     embedded = subprocess.run(args[:-2] + ["physics_engine=mujoco", "experiment=emb"], cwd=tmp_path, env=env,

@@ -201,6 +201,11 @@ class Agent:
         if summary is not None and summary.new_best:
             self.write_checkpoint("best", timesteps, include_agent=False)
 
+    def check_finite(self, timestep: int) -> None:
+        """Raise :class:`TrainingDiverged` if a tracked loss or a parameter is NaN/inf (one host read): PPO calls
+        it after every update, the trainer at the end of a run without checkpoints, every write calls it."""
+        self.recorder.check_finite(timestep)
+
     # -- checkpoints --------------------------------------------------------------------------
     def _checkpoint_items(self) -> dict[str, torch.nn.Module]:
         """The checkpointed modules by name, a model shared by two roles (policy and value) once."""

@@ -135,7 +135,8 @@ class SequentialTrainer:
                                                           self._checkpoint_now(timestep + 1))
                         break
                 else:  # the last timestep is always checkpointed, also when not a checkpoint_interval multiple
-                    agent.recorder.check_finite(self.timesteps)  # also when checkpoints are off: never end diverged
+                    if agent.checkpoint_interval <= 0:  # (a checkpoint write checks it itself)
+                        agent.check_finite(self.timesteps)  # never end a run diverged without saying so
                     self._checkpoint_now(self.timesteps)
             finally:  # the first error is the one raised (a failed export never hides a failed checkpoint)
                 with close_all(agent.close, env.close if self.cfg["close_environment_at_exit"] else None):
@@ -150,8 +151,9 @@ class SequentialTrainer:
         if interval <= 0:
             return []
         folder = os.path.join(agent.experiment_dir, "checkpoints")
-        if done % interval == 0:  # post_interaction wrote them
-            return sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.startswith(f"{done}_"))
+        if done % interval == 0:  # post_interaction wrote them (none where this process writes no file)
+            names = os.listdir(folder) if os.path.isdir(folder) else []
+            return sorted(os.path.join(folder, name) for name in names if name.startswith(f"{done}_"))
         return agent.write_checkpoint(done, self.timesteps)
 
     @staticmethod

@@ -175,7 +175,7 @@ class PPO(Agent):
                 self.set_mode("eval")
                 # NaN/inf losses or parameters stop training right after the update that made them (one host
                 # read per update, none per env step), before anything non-finite reaches a file
-                self.recorder.check_finite(timestep + 1)
+                self.check_finite(timestep + 1)
         super().post_interaction(timestep, timesteps)
 
     # -- update -------------------------------------------------------------------------------
