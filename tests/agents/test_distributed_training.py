@@ -7,7 +7,7 @@ parameters); a third loses a rank to SIGKILL (the others stop within a bounded t
 
 from __future__ import annotations
 
-import math
+import json
 import subprocess
 import sys
 import time
@@ -142,3 +142,18 @@ def test_a_killed_rank_stops_the_run_in_bounded_time(tmp_path):
     assert checkpoints
     for path in checkpoints:
         assert read_state_file(path)["timestep"] == 24
+
+
+def test_hot_path_reads_nothing_back_with_the_process_group_on(tmp_path):
+    """The host-sync guard of test_host_sync.py over all five agents' hot paths, on both ranks of a torchrun."""
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(ROOT / "tests" / "agents" / "distributed_host_sync.py"), str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env=python_env(str(ROOT), OMP_NUM_THREADS="1", SKRL_ISAAC_COLLECTIVE_TIMEOUT="30"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for r in range(2):
+        result = json.loads((tmp_path / f"host_sync_rank{r}.json").read_text())
+        assert sorted(result) == ["DDPG", "DQN", "PPO", "SAC", "TD3"]
+        for name, found in result.items():
+            assert found["violations"] == [], (r, name)
+            assert found["checkpoint"]  # the runs reached their write boundaries (16_agent.pt, 16_agent.rank1.pt)
