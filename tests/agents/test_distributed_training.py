@@ -144,16 +144,22 @@ def test_a_killed_rank_stops_the_run_in_bounded_time(tmp_path):
         assert read_state_file(path)["timestep"] == 24
 
 
-def test_hot_path_reads_nothing_back_with_the_process_group_on(tmp_path):
-    """The host-sync guard of test_host_sync.py over all five agents' hot paths, on both ranks of a torchrun."""
+AGENTS = ["DDPG", "DQN", "PPO", "SAC", "TD3"]
+
+
+def test_five_agents_hot_paths_under_torchrun(tmp_path):
+    """The host-sync guard of test_host_sync.py over all five agents' hot paths on both ranks of a torchrun: no
+    host read, and each agent's models end bit-identical on both ranks."""
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            str(ROOT / "tests" / "agents" / "distributed_host_sync.py"), str(tmp_path)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300,
                           env=python_env(str(ROOT), OMP_NUM_THREADS="1", SKRL_ISAAC_COLLECTIVE_TIMEOUT="30"))
     assert proc.returncode == 0, proc.stderr[-4000:]
-    for r in range(2):
-        result = json.loads((tmp_path / f"host_sync_rank{r}.json").read_text())
-        assert sorted(result) == ["DDPG", "DQN", "PPO", "SAC", "TD3"]
+    results = [json.loads((tmp_path / f"host_sync_rank{r}.json").read_text()) for r in range(2)]
+    for name in AGENTS:  # and every agent's models are bit-identical on both ranks after its updates
+        assert results[0][name]["digest"] == results[1][name]["digest"], name
+    for r, result in enumerate(results):
+        assert sorted(result) == AGENTS
         for name, found in result.items():
             assert found["violations"] == [], (r, name)
             assert found["checkpoint"]  # the runs reached their write boundaries (16_agent.pt, 16_agent.rank1.pt)
