@@ -3,7 +3,8 @@ unchanged. Each rank trains PPO (then SAC) on the embedded Cartpole and saves wh
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 distributed_training.py OUT MODE [CHECKPOINT]
 
-MODE: ``train`` (PPO then SAC), ``resume`` (PPO from CHECKPOINT), ``kill`` (rank 1 kills itself with SIGKILL).
+MODE: ``train`` (PPO then SAC), ``resume`` (PPO from CHECKPOINT), ``kill`` (rank 1 kills itself with SIGKILL),
+``diverge`` (rank 1 alone tracks a NaN loss: every rank must stop with TrainingDiverged).
 """
 
 import os
@@ -12,6 +13,7 @@ import sys
 
 import torch
 
+from skrl_isaac.agents.torch.base import TrainingDiverged
 from skrl_isaac.agents.torch.ppo import PPO
 from skrl_isaac.agents.torch.sac import SAC
 from skrl_isaac.envs.torch import load_embedded_env, wrap_env
@@ -120,6 +122,17 @@ def main(out, mode, checkpoint=None):
         train(*sac(out, "sac", seed=7), out, "sac")
     elif mode == "resume":
         train(*ppo(out, "ppo_resumed", seed=1234), out, "ppo_resumed", checkpoint=checkpoint)
+    elif mode == "diverge":
+        agent, env, recorder = ppo(out, "ppo_diverged", seed=7)
+        if distributed.rank() == 1:
+            track = agent.track_data
+            agent.track_data = lambda tag, value: track(tag, value * float("nan") if tag == "Loss / Value loss"
+                                                        else value)
+        try:
+            train(agent, env, recorder, out, "ppo_diverged")
+        except TrainingDiverged as e:
+            with open(os.path.join(out, f"diverged_rank{distributed.rank()}.txt"), "w") as f:
+                f.write(str(e))
     elif mode == "kill":
         train(*ppo(out, "ppo_killed", seed=7), out, "ppo_killed", kill_at=40)
     distributed.close()

@@ -129,6 +129,14 @@ def test_resumed_two_rank_run_reaches_the_uninterrupted_parameters(trained):
         assert torch.equal(straight[r]["rewards"][24:], resumed[r]["rewards"])
 
 
+def test_a_nan_on_one_rank_stops_every_rank_at_the_same_write(tmp_path):
+    proc = torchrun(tmp_path, "diverge")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    messages = [(tmp_path / f"diverged_rank{r}.txt").read_text() for r in range(2)]
+    assert messages[0] == messages[1]
+    assert "'Loss / Value loss' became NaN/inf at timestep 8" in messages[0] and "timestep 16" in messages[0]
+
+
 def test_a_killed_rank_stops_the_run_in_bounded_time(tmp_path):
     start = time.monotonic()
     proc = torchrun(tmp_path, "kill", timeout=240)
