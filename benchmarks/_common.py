@@ -78,7 +78,7 @@ class OursLoop:
                  checkpoint_interval: int = 0, export_csv: bool = False, seed: int = 0,
                  export_format: str = "csv", steady: bool = False, mixed_precision: bool = False,
                  task: str = "Ant", cuda_graph: bool = True, sim_threads: int = 0) -> None:
-        from skrl_isaac.cli.builders import build_agent
+        from skrl_isaac.builders import build_agent
         from skrl_isaac.envs.torch import wrap_env
         from skrl_isaac.trainers.torch import SequentialTrainer
 

@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skrl_isaac.cli.builders import build_agent  # noqa: E402
+from skrl_isaac.builders import build_agent  # noqa: E402
 from skrl_isaac.envs.torch import load_embedded_env, wrap_env  # noqa: E402
 from skrl_isaac.trainers.torch import SequentialTrainer  # noqa: E402
 from skrl_isaac.utils import set_seed  # noqa: E402

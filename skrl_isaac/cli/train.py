@@ -1,4 +1,9 @@
-"""``train_isaac.py``: train or play an agent on an Isaac Gym task or the embedded suite (hydra app)."""
+"""``train_isaac.py``: train or play an agent on an Isaac Gym task or the embedded suite (hydra app).
+
+Import order: this module imports no torch. :func:`main` checks the command line, decides the physics engine
+from it and the config files, and imports ``isaacgym`` first when the engine resolves to Isaac Gym (its
+``gymdeps`` check refuses a process that imported torch), as IsaacGymEnvs' ``train.py`` does.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from skrl_isaac.cli.builders import CLIError, build_agent
+from skrl_isaac.cli.errors import CLIError
+from skrl_isaac.cli.resume import resume_config, run_folder
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cfg")
 
@@ -55,6 +61,7 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
         "write_interval": _optional_int(cfg, "write_interval", -(2**31)),
         "checkpoint_interval": _optional_int(cfg, "checkpoint_interval", -(2**31)),
         "memory_export": _optional_bool(cfg, "memory_export"),
+        "print_episodes": _optional_bool(cfg, "print_episodes"),
     }
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -106,8 +113,76 @@ def embedded_engine(engine: str, rl_device: str) -> str:
     return "mujoco"
 
 
+def _hydra_overrides() -> tuple[list[str], dict[str, Any]]:
+    """The command line's overrides and the config group choices of the running hydra app."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return [], {}
+    hydra_cfg = HydraConfig.get()
+    return list(hydra_cfg.overrides.task), dict(hydra_cfg.runtime.choices)
+
+
+def _check_resume_checkpoint(checkpoint: str) -> None:
+    if not os.path.isfile(checkpoint):
+        raise CLIError(f"checkpoint={checkpoint!r}: no such file")
+    if not checkpoint.endswith("_agent.pt"):
+        raise CLIError(f"checkpoint={checkpoint!r}: training resumes from a <timestep>_agent.pt file (written with "
+                       "checkpoint_policy_only=False, the CLI's default); to play a policy file add test=True")
+
+
+def train_configs_for(task: str) -> list[str]:
+    """The shipped train configs whose ``task`` is ``task``."""
+    import yaml
+
+    folder = os.path.join(CONFIG_PATH, "train")
+    names = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".yaml"):
+            with open(os.path.join(folder, name)) as f:
+                if (yaml.safe_load(f) or {}).get("task") == task:
+                    names.append(name[: -len(".yaml")])
+    return names
+
+
+def _check_train_config_task(cfg: DictConfig, train_name: str | None) -> None:
+    """A train config made for another task is an error unless ``force_train_config=True``."""
+    intended = cfg.train.get("task")
+    if intended in (None, "") or intended == cfg.task.name or cfg.get("force_train_config") is True:
+        return
+    if not isinstance(cfg.get("force_train_config"), bool):
+        raise CLIError(f"force_train_config={cfg.get('force_train_config')!r} is not valid: expected True or False")
+    choices = ", ".join(f"train={n}" for n in train_configs_for(cfg.task.name)) or "none shipped"
+    raise CLIError(f"train={train_name or '<config>'} is for task={intended}, not task={cfg.task.name}; use a train "
+                   f"config for {cfg.task.name} ({choices}), or add force_train_config=True to run it anyway")
+
+
+def _check_new_run_folder(cfg: DictConfig) -> None:
+    """``experiment=<name>`` of an existing run: refuse (a resume goes through ``checkpoint=``)."""
+    if not cfg.get("experiment"):
+        return
+    directory = OmegaConf.select(cfg, "train.agent.experiment.directory") or "runs"
+    folder = os.path.join(directory, cfg.experiment)
+    if os.path.isdir(folder) and os.listdir(folder):
+        raise CLIError(f"experiment={cfg.experiment}: {folder} already holds a run; to continue it, resume with "
+                       f"checkpoint={folder}/checkpoints/<timestep>_agent.pt, or choose a new experiment name")
+
+
 def run(cfg: DictConfig) -> Any:
-    """Build the environment and the agent described by ``cfg``, then train or play."""
+    """Build the environment and the agent described by ``cfg``, then train, resume, play or export
+    (:mod:`skrl_isaac.cli.modes`).
+
+    A resume (``checkpoint=<t>_agent.pt`` without ``test=True``) runs with the run's own ``config.yaml``,
+    the command line's overrides on top.
+    """
+    overrides, choices = _hydra_overrides()
+    resume = bool(cfg.checkpoint) and not cfg.test
+    if resume:
+        _check_resume_checkpoint(cfg.checkpoint)
+        cfg = resume_config(cfg, overrides, choices)
+    elif not cfg.test:
+        _check_new_run_folder(cfg)
+    _check_train_config_task(cfg, cfg.get("train_config") or choices.get("train"))
     settings = validate(cfg)
     import torch
 
@@ -118,6 +193,12 @@ def run(cfg: DictConfig) -> Any:
     device = torch.device(settings["rl_device"])
     train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+    if settings["max_iterations"] is not None and not cfg.test:
+        per_iteration, source = steps_per_iteration(train_cfg)
+        timesteps = settings["max_iterations"] * per_iteration
+        train_cfg.setdefault("trainer", {})["timesteps"] = timesteps
+        print(f"[skrl_isaac] max_iterations={settings['max_iterations']}: {settings['max_iterations']} iterations x "
+              f"{per_iteration} timesteps ({source}) = {timesteps} timesteps", flush=True)
 
     from skrl_isaac.envs.torch import isaacgymenvs_available, load_isaacgymenvs_env
 
@@ -128,12 +209,8 @@ def run(cfg: DictConfig) -> Any:
                        "use physics_engine=auto or mujoco for the embedded suite")
 
     experiment = train_cfg["agent"].setdefault("experiment", {})
-    resume = bool(cfg.checkpoint) and not cfg.test
     if resume:
-        if not cfg.checkpoint.endswith("_agent.pt"):
-            raise CLIError(f"checkpoint={cfg.checkpoint!r}: training resumes from a <timestep>_agent.pt file (written with "
-                           "checkpoint_policy_only=False, the CLI's default); to play a policy file add test=True")
-        run_dir = os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint)))
+        run_dir = run_folder(cfg.checkpoint)
         experiment["directory"], experiment["experiment_name"] = os.path.dirname(run_dir), os.path.basename(run_dir)
     if cfg.test:
         experiment["write_interval"] = 0
@@ -161,85 +238,79 @@ def run(cfg: DictConfig) -> Any:
             train_cfg["agent"]["state_preprocessor"] = "RunningStandardScaler"
 
     if use_isaacgym:
-        from hydra.core.hydra_config import HydraConfig
-
-        overrides = [o for o in HydraConfig.get().overrides.task if o.startswith(("task.", "physics_engine="))]
+        task_overrides = [o for o in overrides if o.startswith(("task.", "physics_engine="))]
         task = load_isaacgymenvs_env(cfg.task.name, num_envs=settings["num_envs"], headless=cfg.headless,
                                      sim_device=settings["sim_device"], rl_device=settings["rl_device"],
-                                     seed=cfg.seed, overrides=overrides)
+                                     seed=cfg.seed, overrides=task_overrides)
     else:
         task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
                                  device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless,
                                  physics_engine=embedded_engine(cfg.physics_engine, settings["rl_device"]))
     env = wrap_env(task)
+    from skrl_isaac.builders import build_agent
+
     agent = build_agent(train_cfg, env, device, cfg.task.name, experiment="" if resume else cfg.experiment)
 
-    trainer_cfg = dict(train_cfg.get("trainer", {}))
+    from skrl_isaac.cli import modes
+
+    built = modes.Run(cfg=cfg, settings=settings, env=env, task=task, agent=agent, device=device,
+                      trainer_cfg=dict(train_cfg.get("trainer", {})), choices=choices,
+                      backend="IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite" + (
+                          ", MuJoCo Warp" if getattr(task, "physics_engine", "") == "mujoco_warp" else ""))
     if cfg.test:
-        if rl_games_file:
-            from skrl_isaac.interop.rl_games import apply_rl_games_checkpoint
-
-            try:
-                apply_rl_games_checkpoint(agent, cfg.checkpoint)
-            except ValueError as e:
-                raise CLIError(str(e)) from None
-        else:
-            from skrl_isaac.cli.play import load_policy
-
-            load_policy(agent, cfg.checkpoint)
-        if settings.get("export"):
-            from skrl_isaac.models.torch.export import export_policy
-
-            folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfg.checkpoint))), "exported")
-            policy_name = agent.policy_checkpoint_names[0]
-            paths = export_policy(agent.models[policy_name], agent.checkpoint_modules.get("state_preprocessor"),
-                                  folder, settings["export"], greedy=policy_name == "q_network")
-            for fmt, path in paths.items():
-                print(f"[skrl_isaac] exported {fmt}: {path}")
-            return paths
-        steps = settings["test_timesteps"] or 2 * int(getattr(task, "max_episode_length", 1000))
-        return _trainer(env, agent, {**trainer_cfg, "timesteps": steps}).eval()
-
-    if settings["max_iterations"] is not None:
-        per_iteration = int(train_cfg["agent"].get("rollouts", 1))
-        trainer_cfg["timesteps"] = settings["max_iterations"] * per_iteration
-    trainer = _trainer(env, agent, trainer_cfg)
-    os.makedirs(agent.experiment_dir, exist_ok=True)
-    config_name = "config.yaml"
-    if resume:
-        try:
-            start = trainer.resume(cfg.checkpoint)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
-        config_name = f"config_resumed_{start}.yaml"
-        print(f"[skrl_isaac] resuming {agent.experiment_dir} at timestep {start}", flush=True)
-    OmegaConf.save(cfg, os.path.join(agent.experiment_dir, config_name), resolve=True)
-    backend = "IsaacGymEnvs" if use_isaacgym else "embedded MuJoCo suite" + (
-        ", MuJoCo Warp" if getattr(task, "physics_engine", "") == "mujoco_warp" else "")
-    print(f"[skrl_isaac] task {cfg.task.name} ({backend}), {env.num_envs} envs on {device}, agent {type(agent).__name__}, "
-          f"{trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
-    trainer.train()
-    return agent
+        modes.load_checkpoint(built, rl_games_file)
+        return modes.export(built) if settings.get("export") else modes.play(built)
+    return modes.resume(built) if resume else modes.train(built)
 
 
-def _trainer(env: Any, agent: Any, trainer_cfg: dict) -> Any:
-    """The SequentialTrainer, a bad ``train.trainer`` value (e.g. ``rollout_torch_threads=0``) as a CLIError."""
-    from skrl_isaac.trainers.torch import SequentialTrainer
+def steps_per_iteration(train_cfg: dict) -> tuple[int, str]:
+    """Timesteps (environment steps of all envs) in one ``max_iterations`` iteration, and the key that sets it:
+    PPO's ``train.agent.rollouts`` (one rollout per update, IsaacGymEnvs' epoch), the off-policy agents'
+    ``train.horizon``."""
+    agent_cfg = train_cfg["agent"]
+    if agent_cfg.get("class") == "PPO":
+        return int(agent_cfg.get("rollouts", 16)), "train.agent.rollouts"
+    horizon = train_cfg.get("horizon")
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise CLIError(f"max_iterations= needs train.horizon (environment steps per iteration, an integer >= 1) "
+                       f"for {agent_cfg.get('class')}, got {horizon!r}; e.g. +train.horizon=16")
+    return horizon, "train.horizon"
 
-    try:
-        return SequentialTrainer(env=env, agents=agent, cfg=trainer_cfg)
-    except (ValueError, KeyError) as e:
-        raise CLIError(f"train.trainer: {e}") from None
+
+def _program() -> str:
+    """How this CLI was started, for the commands it prints (``python train_isaac.py`` or the console script)."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "train_isaac.py"
+    return f"python {name}" if name.endswith(".py") else name
+
+
+def interrupted_message(e: Any) -> str:
+    """The one line printed when training stops on Ctrl-C / SIGTERM: where it stopped and how to resume."""
+    import signal
+
+    head = f"[skrl_isaac] {signal.Signals(e.signum).name} at timestep {e.timestep}"
+    agent_file = next((p for p in e.checkpoints if p.endswith("_agent.pt")), None)
+    if agent_file:
+        return f"{head}: checkpoint written; resume with: {_program()} checkpoint={agent_file}"
+    if e.checkpoints:
+        return f"{head}: policy checkpoint written ({e.checkpoints[0]}); no agent file to resume from " \
+               "(checkpoint_policy_only=True)"
+    return f"{head}: no checkpoint written (checkpoint_interval <= 0)"
 
 
 @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     from skrl_isaac.agents.torch.base import TrainingDiverged
+    from skrl_isaac.builders import ConfigError
     from skrl_isaac.models.torch.base import CheckpointError
+
+    from skrl_isaac.trainers.torch.interrupt import TrainingInterrupted
 
     try:
         run(cfg)
-    except (CLIError, CheckpointError) as e:
+    except TrainingInterrupted as e:
+        print(interrupted_message(e), flush=True)
+        sys.exit(e.exit_code)
+    except (CLIError, CheckpointError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except TrainingDiverged as e:
@@ -249,6 +320,15 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console-script entry point (``skrl-isaac-train``), same CLI as ``python train_isaac.py``."""
+    from skrl_isaac.cli.argv import check_argv
+    from skrl_isaac.cli.engine import import_isaacgym_first
+
+    try:
+        check_argv(sys.argv[1:])
+        import_isaacgym_first(sys.argv[1:])  # Isaac Gym refuses a process that imported torch first
+    except CLIError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     _hydra_main()
 
 

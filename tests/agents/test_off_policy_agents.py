@@ -288,7 +288,7 @@ def test_cli_train_configs(task, train_cfg, agent_name, tmp_path, scalars_reader
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    iterations = 4 if agent_name == "PPO" else 64  # PPO: 16 timesteps per iteration
+    iterations = 4  # 16 timesteps per iteration: PPO's rollouts, the off-policy configs' horizon
     overrides = [f"task={task}", "num_envs=4", f"max_iterations={iterations}", "experiment=smoke", "write_interval=32",
                  "checkpoint_interval=64", "rl_device=cpu", "task.sim.mujoco.nthread=1"]
     if train_cfg is not None:

@@ -96,7 +96,7 @@ def test_checkpoints_exactly_at_multiples(counting_task, device, tmp_path, polic
     train(agent, env, 30)
     files = sorted(os.listdir(tmp_path / "exp" / "checkpoints"))
     names = ["policy", "state_preprocessor"] + ([] if policy_only else ["value", "value_preprocessor", "agent"])
-    assert files == sorted(f"{t}_{n}.pt" for t in (7, 14, 21, 28) for n in names)
+    assert files == sorted(f"{t}_{n}.pt" for t in (7, 14, 21, 28, 30) for n in names)  # 30: the final one
     # a policy file is a plain state_dict that torch.load(weights_only=True) and Model.load read
     state = torch.load(tmp_path / "exp" / "checkpoints" / "28_policy.pt", weights_only=True)
     assert set(state) == set(agent.policy.state_dict())

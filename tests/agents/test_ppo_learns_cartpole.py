@@ -12,7 +12,7 @@ import os
 import torch
 from omegaconf import OmegaConf
 
-from skrl_isaac.cli.builders import build_agent
+from skrl_isaac.builders import build_agent
 from skrl_isaac.envs.torch import load_embedded_env, wrap_env
 from skrl_isaac.trainers.torch import SequentialTrainer
 

@@ -61,8 +61,9 @@ def test_resumed_run_matches_the_uninterrupted_run(tmp_path, scalars_reader):
     # TensorBoard steps and checkpoint names continue from the resumed timestep
     steps = sorted({s for values in scalars_reader(tmp_path / "b" / "run").values() for s, _ in values})
     assert steps == [32, 48, 64]
-    assert sorted(os.listdir(tmp_path / "b" / "run" / "checkpoints")) == [
-        "48_agent.pt", "48_policy.pt", "48_state_preprocessor.pt", "48_value.pt", "48_value_preprocessor.pt"]
+    names = ("agent", "policy", "state_preprocessor", "value", "value_preprocessor")
+    assert sorted(os.listdir(tmp_path / "b" / "run" / "checkpoints")) == sorted(  # 64: the final checkpoint
+        f"{t}_{n}.pt" for t in (48, 64) for n in names)
     straight_scalars = scalars_reader(tmp_path / "a" / "run")
     resumed_scalars = scalars_reader(tmp_path / "b" / "run")
     for tag in ("Loss / Policy loss", "Reward / Instantaneous reward (mean)"):

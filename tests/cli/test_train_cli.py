@@ -46,27 +46,29 @@ def test_training_run_layout(trained_run, scalars_reader):
     assert "episode return" in result.stdout
 
 
-def test_play_mode_prints_episodes_and_mean(trained_run):
+def test_play_mode_prints_a_summary(trained_run):
     cwd, _ = trained_run
     checkpoint = cwd / "runs" / "smoke" / "checkpoints" / "64_policy.pt"
     result = run_cli("task=Ant", "num_envs=4", "test=True", f"checkpoint={checkpoint}", "rl_device=cpu",
                      "task.env.episodeLength=24", "test_timesteps=30", cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
-    episodes = [line for line in result.stdout.splitlines() if line.startswith("episode ")]
-    assert len(episodes) >= 4 and all("length" in line for line in episodes)
-    assert "mean over" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("episode ")]
+    summary = [line for line in result.stdout.splitlines() if line.startswith("played ")]
+    assert len(summary) == 1 and summary[0].startswith("played 4 episodes: return mean ")
+    assert summary[0].endswith("length mean 23.0 (min 23, max 23)")  # episodeLength 24: 23 steps after reset
     assert sorted(os.listdir(cwd / "runs")) == ["smoke"]  # playing creates no run folder
 
 
-def test_play_is_deterministic(trained_run):
+def test_play_is_deterministic_and_prints_episodes_on_request(trained_run):
     cwd, _ = trained_run
     checkpoint = cwd / "runs" / "smoke" / "checkpoints" / "64_policy.pt"
     args = ("task=Ant", "num_envs=2", "test=True", f"checkpoint={checkpoint}", "rl_device=cpu",
-            "task.env.episodeLength=10", "test_timesteps=10", "seed=5")
+            "task.env.episodeLength=10", "test_timesteps=10", "seed=5", "print_episodes=True")
     first, second = run_cli(*args, cwd=cwd), run_cli(*args, cwd=cwd)
     assert first.returncode == 0, first.stderr[-2000:]
-    lines = [line for line in first.stdout.splitlines() if line.startswith("episode ")]
-    assert lines and lines == [line for line in second.stdout.splitlines() if line.startswith("episode ")]
+    lines = [line for line in first.stdout.splitlines() if line.startswith(("episode ", "played "))]
+    assert len(lines) == 3 and lines[0].startswith("episode     1: return") and lines[2].startswith("played 2 ")
+    assert lines == [line for line in second.stdout.splitlines() if line.startswith(("episode ", "played "))]
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -150,20 +152,35 @@ def test_isaacgymenvs_task_when_isaacgymenvs_is_importable(tmp_path):
             "rl_device=cpu", "sim_device=cpu", "experiment=ige", "task.env.episodeLength=20"]
     result = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "task Ant (IsaacGymEnvs)" in result.stdout
-    assert (tmp_path / "runs" / "ige" / "checkpoints").is_dir() or (tmp_path / "runs" / "ige" / "config.yaml").is_file()
+    assert "task Ant (IsaacGymEnvs), 4 envs on cpu, agent PPO, 32 timesteps -> runs/ige" in result.stdout
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "runs" / "ige").iterdir()) == [
+        "checkpoints", "config", "events"]
+    assert sorted(os.listdir(tmp_path / "runs" / "ige" / "checkpoints")) == sorted(  # the final checkpoint
+        f"32_{n}.pt" for n in ("agent", "policy", "state_preprocessor", "value", "value_preprocessor"))
     embedded = subprocess.run(args[:-2] + ["physics_engine=mujoco", "experiment=emb"], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=300)
     assert embedded.returncode == 0, embedded.stderr[-3000:]
     assert "task Ant (embedded MuJoCo suite)" in embedded.stdout
 
 
+def test_the_cli_module_imports_neither_torch_nor_isaacgym(tmp_path):
+    """A machine without Isaac Gym starts fast: importing the CLI loads no torch (the engine is decided first)."""
+    code = "import sys, skrl_isaac.cli.train; print(sorted(m for m in ('torch', 'isaacgym', 'numpy') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=python_env(ROOT), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout == "[]\n", result.stderr
+
+
 def test_humanoid_trains_from_the_command_line(tmp_path):
     result = run_cli("task=Humanoid", "num_envs=4", "max_iterations=1", "rl_device=cpu", "experiment=h",
                      "write_interval=32", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "task Humanoid (embedded MuJoCo suite), 4 envs" in result.stdout
-    assert (tmp_path / "runs" / "h" / "checkpoints").is_dir() or (tmp_path / "runs" / "h" / "config.yaml").is_file()
+    assert "task Humanoid (embedded MuJoCo suite), 4 envs on cpu, agent PPO, 32 timesteps -> runs/h" in result.stdout
+    run = tmp_path / "runs" / "h"
+    assert yaml.safe_load((run / "config.yaml").read_text())["task"]["name"] == "Humanoid"
+    assert sorted(os.listdir(run / "checkpoints")) == sorted(
+        f"32_{n}.pt" for n in ("agent", "policy", "state_preprocessor", "value", "value_preprocessor"))
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
 
 
 def test_console_scripts_run_from_any_folder(tmp_path):

@@ -25,9 +25,62 @@ FILES: dict[str, str] = {}
 
 FILES["python/isaacgym/__init__.py"] = '''
 __version__ = "1.0rc4+fake"
+
+from isaacgym import gymdeps  # noqa: F401 -- as the real package: the import-order check runs on first import
+'''
+
+# Isaac Gym's gymdeps: the native libraries refuse a process that imported torch first. The message is the real
+# package's; IMPORT_ORDER_CHECK is False only in builds for tests that run in a process where torch is loaded.
+FILES["python/isaacgym/gymdeps.py"] = '''
+import sys
+
+IMPORT_ORDER_CHECK = True
+
+
+def _import_deps():
+    # make sure that torch was not imported before isaacgym modules
+    if IMPORT_ORDER_CHECK and "torch" in sys.modules:
+        raise ImportError("PyTorch was imported before isaacgym modules.  Please import torch after isaacgym modules.")
+
+
+_import_deps()
+'''
+
+# gym 0.23 (what Isaac Gym Preview 4 ships): the spaces IsaacGymEnvs' VecTask builds
+FILES["python/gym/__init__.py"] = '''
+__version__ = "0.23.1+fake"
+
+from gym import spaces  # noqa: F401
+'''
+FILES["python/gym/spaces.py"] = '''
+import numpy as np
+
+
+class Space:
+    def __init__(self, shape=None, dtype=None):
+        self.shape = None if shape is None else tuple(shape)
+        self.dtype = None if dtype is None else np.dtype(dtype)
+
+
+class Box(Space):
+    """gym 0.23's Box: bounds broadcast to ``shape`` (or give it), float32 by default."""
+
+    def __init__(self, low, high, shape=None, dtype=np.float32):
+        shape = tuple(shape) if shape is not None else np.shape(low)
+        self.low = np.broadcast_to(np.asarray(low, dtype=dtype), shape).copy()
+        self.high = np.broadcast_to(np.asarray(high, dtype=dtype), shape).copy()
+        super().__init__(shape, dtype)
+
+
+class Discrete(Space):
+    def __init__(self, n):
+        self.n = int(n)
+        super().__init__((), np.int64)
 '''
 
 FILES["python/isaacgym/gymapi.py"] = '''
+from isaacgym import gymdeps  # noqa: F401
+
 SIM_PHYSX, SIM_FLEX = 0, 1
 UP_AXIS_Y, UP_AXIS_Z = 0, 1
 
@@ -109,6 +162,8 @@ def parse_sim_config(cfg, sim_params):
 '''
 
 FILES["python/isaacgym/gymtorch.py"] = '''
+from isaacgym import gymdeps  # noqa: F401
+
 def wrap_tensor(gym_tensor):
     return gym_tensor
 
@@ -460,17 +515,21 @@ FILES["IsaacGymEnvs/isaacgymenvs/cfg/train/CountingPPO.yaml"] = FILES["IsaacGymE
 
 FILES["IsaacGymEnvs/isaacgymenvs/tasks/__init__.py"] = '''
 from isaacgymenvs.tasks.ant import Ant
-from isaacgymenvs.tasks.counting import Counting
+from isaacgymenvs.tasks.counting import Counting, CountingPreview3
 
-isaacgym_task_map = {"Ant": Ant, "Counting": Counting}
+isaacgym_task_map = {"Ant": Ant, "Counting": Counting, "CountingPreview3": CountingPreview3}
 '''
+FILES["IsaacGymEnvs/isaacgymenvs/cfg/task/CountingPreview3.yaml"] = FILES[
+    "IsaacGymEnvs/isaacgymenvs/cfg/task/Counting.yaml"].replace("name: Counting", "name: CountingPreview3")
+FILES["IsaacGymEnvs/isaacgymenvs/cfg/train/CountingPreview3PPO.yaml"] = FILES[
+    "IsaacGymEnvs/isaacgymenvs/cfg/train/AntPPO.yaml"]
 FILES["IsaacGymEnvs/isaacgymenvs/tasks/base/__init__.py"] = ""
 FILES["IsaacGymEnvs/isaacgymenvs/tasks/base/vec_task.py"] = '''
 from abc import ABC, abstractmethod
 
-import gymnasium
 import numpy as np
 import torch
+from gym import spaces
 from isaacgym import gymapi
 
 
@@ -486,9 +545,10 @@ class Env(ABC):
         self.num_states = config["env"].get("numStates", 0)
         self.num_actions = config["env"]["numActions"]
         self.control_freq_inv = config["env"].get("controlFrequencyInv", 1)
-        self.obs_space = gymnasium.spaces.Box(-np.inf, np.inf, (self.num_observations,), dtype=np.float32)
-        self.state_space = gymnasium.spaces.Box(-np.inf, np.inf, (self.num_states,), dtype=np.float32)
-        self.act_space = gymnasium.spaces.Box(-1.0, 1.0, (self.num_actions,), dtype=np.float32)
+        # gym 0.23 spaces, built as IsaacGymEnvs' Env builds them
+        self.obs_space = spaces.Box(np.ones(self.num_observations) * -np.inf, np.ones(self.num_observations) * np.inf)
+        self.state_space = spaces.Box(np.ones(self.num_states) * -np.inf, np.ones(self.num_states) * np.inf)
+        self.act_space = spaces.Box(np.ones(self.num_actions) * -1.0, np.ones(self.num_actions) * 1.0)
         self.clip_obs = config["env"].get("clipObservations", np.inf)
         self.clip_actions = config["env"].get("clipActions", np.inf)
 
@@ -571,6 +631,8 @@ class VecTask(Env):
             self.gym.simulate(self.sim)
         if self.device == "cpu":
             self.gym.fetch_results(self.sim, True)
+        if self.force_render:  # IsaacGymEnvs renders every step unless told not to
+            self.render()
         self.post_physics_step()
         self.timeout_buf = self.compute_timeouts()
         self.extras["time_outs"] = self.timeout_buf.to(self.rl_device)
@@ -678,17 +740,33 @@ class Counting(VecTask):
         self.rew_buf[:] = (i + 1.0) * self.reward_scale
         terminated = even & (self.progress_buf >= self.terminate_at)
         self.reset_buf[:] = (terminated | (self.progress_buf >= self.max_episode_length - 1)).long()
+
+
+class CountingPreview3(Counting):
+    """Preview 3's constructor: no rl_device (nor virtual_screen_capture / force_render); the task reads
+    ``cfg["rl_device"]`` as Preview 3's Env did."""
+
+    def __init__(self, cfg, sim_device, graphics_device_id, headless):
+        super().__init__(cfg, cfg.get("rl_device", "cuda:0"), sim_device, graphics_device_id, headless, False, False)
 '''
 
 
-def build(root) -> dict[str, str]:
-    """Write the packages under ``root``; returns their paths (``python``, ``rlgpu``, ``isaacgymenvs``, ``repo``)."""
+def build(root, import_order_check: bool = True) -> dict[str, str]:
+    """Write the packages under ``root``; returns their paths (``python``, ``rlgpu``, ``isaacgymenvs``, ``repo``).
+
+    ``import_order_check=False`` builds an ``isaacgym`` that does not refuse a process where torch is already
+    imported: for tests that import it in pytest's own process (torch loaded long before). Tests of the import
+    order (a fresh ``python`` process) keep the default, which refuses exactly as the real package does.
+    """
     root = str(root)
     for rel, text in FILES.items():
         path = os.path.join(root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        text = textwrap.dedent(text).lstrip("\n")
+        if rel == "python/isaacgym/gymdeps.py" and not import_order_check:
+            text = text.replace("IMPORT_ORDER_CHECK = True", "IMPORT_ORDER_CHECK = False")
         with open(path, "w") as f:
-            f.write(textwrap.dedent(text).lstrip("\n"))
+            f.write(text)
     return {
         "python": os.path.join(root, "python"),
         "rlgpu": os.path.join(root, "python", "rlgpu"),
@@ -697,7 +775,7 @@ def build(root) -> dict[str, str]:
     }
 
 
-FAKE_MODULES = ("isaacgym", "isaacgymenvs", "tasks", "utils")
+FAKE_MODULES = ("isaacgym", "isaacgymenvs", "tasks", "utils", "gym")
 
 
 def unload() -> None:

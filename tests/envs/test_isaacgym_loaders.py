@@ -28,7 +28,7 @@ CPU = ["sim_device=cpu", "rl_device=cpu", "pipeline=cpu"]
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     fake_isaacgym.unload()
-    paths = fake_isaacgym.build(tmp_path)
+    paths = fake_isaacgym.build(tmp_path, import_order_check=False)  # this process imported torch long ago
     monkeypatch.syspath_prepend(paths["python"])
     monkeypatch.syspath_prepend(paths["repo"])
     monkeypatch.setattr(sys, "argv", ["train.py"])
@@ -56,7 +56,7 @@ def test_missing_isaacgym_says_what_to_install(no_isaacgym):
 
 def test_missing_isaacgymenvs_says_what_to_install(tmp_path, monkeypatch):
     fake_isaacgym.unload()
-    paths = fake_isaacgym.build(tmp_path)
+    paths = fake_isaacgym.build(tmp_path, import_order_check=False)
     monkeypatch.syspath_prepend(paths["python"])  # isaacgym only
     monkeypatch.setitem(sys.modules, "isaacgymenvs", None)
     try:
@@ -93,9 +93,10 @@ def test_preview4_counting_with_states(fake, device):
     # the first step is the reset's zero-action step: even envs terminate at progress 3, odd ones time out at 5
     assert set(terminated_at) == {0, 2, 4} and set(truncated_at) == {1, 3, 5}
     assert all(v == 2 for v in terminated_at.values()) and all(v == 4 for v in truncated_at.values())
+    assert task.render_calls == 7  # force_render (IsaacGymEnvs' default): every step renders, the reset's too
     env.render()
     env.close()
-    assert task.render_calls == 1 and task.closed
+    assert task.render_calls == 8 and task.closed
 
 
 def test_preview3_command_line_wins_and_argv_restored(fake, monkeypatch, caplog):
@@ -191,3 +192,41 @@ def test_preview2_command_line_task_wins(fake, monkeypatch, caplog):
     monkeypatch.setattr(sys, "argv", ["train.py"])
     with pytest.raises(ValueError, match="No task name defined"):
         load_isaacgym_env_preview2(show_cfg=False)
+
+
+def test_torch_imported_first_is_refused_with_the_fix(tmp_path, monkeypatch):
+    """The double refuses a process that imported torch first, as real isaacgym's gymdeps does; the loaders say
+    what to do."""
+    fake_isaacgym.unload()
+    paths = fake_isaacgym.build(tmp_path)
+    monkeypatch.syspath_prepend(paths["python"])
+    monkeypatch.syspath_prepend(paths["repo"])
+    try:
+        for loader in (load_isaacgym_env_preview2, load_isaacgym_env_preview4):
+            with pytest.raises(ImportError) as info:
+                loader("Counting", show_cfg=False)
+            assert str(info.value) == ("PyTorch was imported before isaacgym modules.  Please import torch after "
+                                       "isaacgym modules. -- import isaacgym before torch and skrl_isaac: put "
+                                       "`import isaacgym` at the top of your script")
+    finally:
+        fake_isaacgym.unload()
+
+
+def test_preview3_constructor_without_rl_device(fake):
+    task = load_isaacgym_env_preview3("CountingPreview3", num_envs=4, show_cfg=False, cli_args=CPU)
+    assert type(task).__name__ == "CountingPreview3" and task.rl_device == "cpu"
+    env = wrap_env(task, verbose=False)
+    obs, _ = env.reset()
+    assert obs.device.type == "cpu" and obs.shape == (4, 3)
+    assert task.render_calls == 0  # Preview 3's constructor takes no force_render
+
+
+def test_preview4_gym_spaces_become_gymnasium_spaces(fake):
+    task = load_isaacgym_env_preview4("Counting", num_envs=2, show_cfg=False, cli_args=CPU + ["force_render=False"])
+    assert type(task.observation_space).__module__ == "gym.spaces"  # gym 0.23's Box, as Preview 4 ships
+    env = wrap_env(task, verbose=False)
+    assert env.observation_space == gymnasium.spaces.Box(-float("inf"), float("inf"), (3,))
+    assert env.action_space == gymnasium.spaces.Box(-1.0, 1.0, (2,))
+    env.reset()
+    env.step(torch.zeros((2, 2)))
+    assert task.render_calls == 0  # force_render=False: step does not render

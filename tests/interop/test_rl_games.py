@@ -171,5 +171,5 @@ def test_cli_plays_the_rl_games_checkpoint(trained, tmp_path):
                             env=python_env(root),
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sum(line.startswith("episode ") for line in result.stdout.splitlines()) == 4
-    assert "mean over 4 episodes" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("episode ")]  # a summary only
+    assert "played 4 episodes: return mean " in result.stdout

@@ -87,6 +87,10 @@ def load_isaacgym_env_preview2(task_name: str = "", num_envs: int | None = None,
                                cli_args: Sequence[str] = [], isaacgymenvs_path: str = "", show_cfg: bool = True) -> Any:
     """Load an Isaac Gym Preview 2 task (``rlgpu``: ``python/rlgpu`` beside the ``isaacgym`` package).
 
+    Import order: Isaac Gym refuses a process that imported torch first (its ``gymdeps`` check), so put
+    ``import isaacgym`` at the top of your script, before torch and ``skrl_isaac``; otherwise this raises
+    ``ImportError`` saying so. (``train_isaac.py`` does it for you when the engine resolves to Isaac Gym.)
+
     As skrl 0.x: the command line's ``--task``/``--num_envs``/``--headless`` win over the arguments
     (with a warning); ``cli_args`` are appended. ``sys.argv`` is only changed during the call.
 
@@ -241,6 +245,8 @@ def _build_task(task_class: type, cfg: dict, config: Any, rl_device: str | None 
         kwargs = available
     else:
         kwargs = {k: v for k, v in available.items() if k in params}
+        if "rl_device" not in params:  # Preview 3: the task reads its rl_device from the config
+            cfg.setdefault("rl_device", available["rl_device"])
     return task_class(**kwargs)
 
 
@@ -272,6 +278,10 @@ def _argv_overrides() -> list[str]:
 def load_isaacgym_env_preview3(task_name: str = "", num_envs: int | None = None, headless: bool | None = None,
                                cli_args: Sequence[str] = [], isaacgymenvs_path: str = "", show_cfg: bool = True) -> Any:
     """Load an Isaac Gym Preview 3/4 task from IsaacGymEnvs (hydra config ``cfg/config.yaml`` + ``isaacgym_task_map``).
+
+    Import order: Isaac Gym refuses a process that imported torch first (its ``gymdeps`` check), so put
+    ``import isaacgym`` at the top of your script, before torch and ``skrl_isaac``; otherwise this raises
+    ``ImportError`` saying so. (``train_isaac.py`` does it for you when the engine resolves to Isaac Gym.)
 
     As skrl 0.x: the command line's hydra overrides (``task=``, ``num_envs=``, ``headless=``, ...) win
     over the arguments (with a warning); ``cli_args`` (hydra overrides, e.g. ``["sim_device=cpu"]``)
@@ -306,7 +316,8 @@ def load_isaacgym_env_preview3(task_name: str = "", num_envs: int | None = None,
 
 def load_isaacgym_env_preview4(task_name: str = "", num_envs: int | None = None, headless: bool | None = None,
                                cli_args: Sequence[str] = [], isaacgymenvs_path: str = "", show_cfg: bool = True) -> Any:
-    """Load an Isaac Gym Preview 4 task from IsaacGymEnvs (same semantics as :func:`load_isaacgym_env_preview3`)."""
+    """Load an Isaac Gym Preview 4 task from IsaacGymEnvs (same semantics as :func:`load_isaacgym_env_preview3`;
+    ``import isaacgym`` before torch)."""
     return load_isaacgym_env_preview3(task_name, num_envs, headless, cli_args, isaacgymenvs_path, show_cfg)
 
 

@@ -27,6 +27,30 @@ class CheckpointError(RuntimeError):
     """A checkpoint file could not be loaded into a model: the message names the file and the problem."""
 
 
+def _unreadable_reason(path: str) -> str:
+    """What a file that ``torch.load`` cannot read is (or is not), from its first bytes."""
+    import zipfile
+
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"PK"):
+        if not zipfile.is_zipfile(path):
+            return "a zip archive that is truncated or corrupt (the end of the file is missing)"
+        return "a zip archive, but not a torch file, or it holds Python objects beyond tensors (weights_only=True)"
+    if head[:1] == b"\x80":  # a pickle (torch's legacy format, or pickle.dump)
+        return "a pickle, not torch's zip format with plain tensors (or it is truncated)"
+    try:
+        head.decode("utf-8")
+        is_text = all(c.isprintable() or c.isspace() for c in head.decode("utf-8"))
+    except UnicodeDecodeError:
+        is_text = False
+    if is_text:
+        return "a text file, not a torch file (torch.save writes a zip archive)"
+    return "not a torch file: neither a zip archive (torch.save's format) nor a pickle"
+
+
 def load_state_dict_file(path: str | os.PathLike, map_location: str | torch.device | None = None) -> dict:
     """Read a plain ``state_dict`` file with ``weights_only=True`` and a clear error when it is not one."""
     path = os.fspath(path)
@@ -34,11 +58,8 @@ def load_state_dict_file(path: str | os.PathLike, map_location: str | torch.devi
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated file, pickle with code, not a torch file...
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        if os.path.getsize(path) == 0:
-            reason = "the file is empty"
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+    except Exception:  # truncated file, pickle with code, not a torch file...
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_unreadable_reason(path)})") from None
     if not isinstance(state, Mapping):
         raise CheckpointError(f"{path}: expected a state_dict (a mapping of names to tensors), got {type(state).__name__}")
     return dict(state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, Mapping
 
@@ -10,6 +11,7 @@ import tqdm
 
 from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.agents.torch.tracking import TrackingSummary
+from skrl_isaac.trainers.torch.interrupt import StopOnSignal, TrainingInterrupted
 from skrl_isaac.utils.config import merge_config
 
 SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
@@ -17,7 +19,8 @@ SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
     "headless": False,              # headless mode (no rendering)
     "disable_progressbar": False,   # disable the tqdm progress bar
     "close_environment_at_exit": True,  # close the environment when training/evaluation ends
-    "summary": True,                # print a summary line at each write_interval (training) / each episode (eval)
+    "summary": True,                # print a summary line at each write_interval (training) / at the end (eval)
+    "print_episodes": False,        # eval: also print one line per finished episode
     "rollout_torch_threads": 1,     # torch CPU threads while acting and stepping (None: leave torch's count alone)
 }
 
@@ -58,6 +61,9 @@ class SequentialTrainer:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"rollout_torch_threads must be None or an int >= 1, got {threads!r}")
         self.rollout_torch_threads: int | None = threads
+        # called after every environment step with that step's timestep (0-based), in training and in
+        # evaluation, outside the agent's hot path (e.g. a video schedule, the live viewer)
+        self.step_hooks: list[Callable[[int], None]] = []
 
     def resume(self, path: str) -> int:
         """Continue from a ``<timestep>_agent.pt`` checkpoint: restore the agent (and the environment's
@@ -84,6 +90,11 @@ class SequentialTrainer:
 
         The loop itself never reads a tensor back to the host: the agent accumulates its tracking on
         the device and writes it every ``write_interval`` steps, when the summary line is printed.
+        With checkpoints enabled, the last timestep is checkpointed too (``<timesteps>_<model>.pt``).
+
+        Ctrl-C (SIGINT) or SIGTERM: the current step finishes, a checkpoint of that timestep is written
+        (when checkpoints are enabled), the writers and the memory export are closed, then
+        :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) is raised. A second signal exits at once.
         """
         agent, env = self.agent, self.env
         agent.init(trainer_cfg=self.cfg)
@@ -94,30 +105,53 @@ class SequentialTrainer:
         last_time, last_step = time.perf_counter(), self.initial_timestep
         update_threads = torch.get_num_threads()
         rollout_threads = self.rollout_torch_threads or update_threads
-        try:
-            for timestep in self._progress("train"):
-                agent.pre_interaction(timestep, self.timesteps)
-                torch.set_num_threads(rollout_threads)  # a no-op call when unchanged (cheap either way)
-                try:
-                    with torch.no_grad():
-                        actions = agent.act(states, timestep, self.timesteps)[0]
-                        next_states, rewards, terminated, truncated, infos = env.step(actions)
-                        agent.record_transition(states, actions, rewards, next_states, terminated, truncated,
-                                                infos, timestep, self.timesteps)
-                finally:
-                    torch.set_num_threads(update_threads)
-                agent.post_interaction(timestep, self.timesteps)
-                states = next_states
-                summary = agent.last_summary
-                if self.cfg["summary"] and summary is not None and summary.timestep == timestep + 1:
-                    now = time.perf_counter()
-                    rate = num_envs * (timestep + 1 - last_step) / max(now - last_time, 1e-9)
-                    last_time, last_step = now, timestep + 1
-                    self.print(self._summary(rate, summary))
-        finally:
-            agent.close()
-            if self.cfg["close_environment_at_exit"]:
-                env.close()
+        interrupted: TrainingInterrupted | None = None
+        with StopOnSignal() as stop:
+            try:
+                for timestep in self._progress("train"):
+                    agent.pre_interaction(timestep, self.timesteps)
+                    torch.set_num_threads(rollout_threads)  # a no-op call when unchanged (cheap either way)
+                    try:
+                        with torch.no_grad():
+                            actions = agent.act(states, timestep, self.timesteps)[0]
+                            next_states, rewards, terminated, truncated, infos = env.step(actions)
+                            agent.record_transition(states, actions, rewards, next_states, terminated, truncated,
+                                                    infos, timestep, self.timesteps)
+                    finally:
+                        torch.set_num_threads(update_threads)
+                    agent.post_interaction(timestep, self.timesteps)
+                    states = next_states
+                    for hook in self.step_hooks:
+                        hook(timestep)
+                    summary = agent.last_summary
+                    if self.cfg["summary"] and summary is not None and summary.timestep == timestep + 1:
+                        now = time.perf_counter()
+                        rate = num_envs * (timestep + 1 - last_step) / max(now - last_time, 1e-9)
+                        last_time, last_step = now, timestep + 1
+                        self.print(self._summary(rate, summary))
+                    if stop.signum is not None:
+                        interrupted = TrainingInterrupted(stop.signum, timestep + 1,
+                                                          self._checkpoint_now(timestep + 1))
+                        break
+                else:  # the last timestep is always checkpointed, also when not a checkpoint_interval multiple
+                    self._checkpoint_now(self.timesteps)
+            finally:
+                agent.close()
+                if self.cfg["close_environment_at_exit"]:
+                    env.close()
+        if interrupted is not None:
+            raise interrupted
+
+    def _checkpoint_now(self, done: int) -> list[str]:
+        """Checkpoint ``done`` timesteps unless checkpoints are disabled or this step's were just written."""
+        agent = self.agent
+        interval = agent.checkpoint_interval
+        if interval <= 0:
+            return []
+        folder = os.path.join(agent.experiment_dir, "checkpoints")
+        if done % interval == 0:  # post_interaction wrote them
+            return sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.startswith(f"{done}_"))
+        return agent.write_checkpoint(done, self.timesteps)
 
     @staticmethod
     def _summary(rate: float, summary: TrackingSummary) -> str:
@@ -129,11 +163,20 @@ class SequentialTrainer:
             line += " | no finished episode yet"
         return line
 
+    @staticmethod
+    def episodes_summary(episodes: list[tuple[float, int]]) -> str:
+        """``played <n> episodes: return mean <m> (min <a>, max <b>), length mean <m> (min <a>, max <b>)``."""
+        returns, lengths = [r for r, _ in episodes], [n for _, n in episodes]
+        return (f"played {len(episodes)} episodes: return mean {sum(returns) / len(returns):.2f} "
+                f"(min {min(returns):.2f}, max {max(returns):.2f}), length mean {sum(lengths) / len(lengths):.1f} "
+                f"(min {min(lengths)}, max {max(lengths)})")
+
     def eval(self) -> list[tuple[float, int]]:
         """Play the agent's policy deterministically for ``timesteps`` steps.
 
-        Prints each finished episode's return and length, then the mean, and returns the list of
-        ``(return, length)`` of the finished episodes. (Evaluation reads the finished episodes back
+        Prints one summary line (episodes; mean, min and max return and length), each finished episode's
+        line too with ``print_episodes=True``, and returns the list of ``(return, length)`` of the
+        finished episodes. (Evaluation reads the finished episodes back
         to the host each step; training never does.)
         """
         agent, env = self.agent, self.env
@@ -146,10 +189,12 @@ class SequentialTrainer:
         saved_threads = torch.get_num_threads()
         torch.set_num_threads(self.rollout_torch_threads or saved_threads)  # evaluation is all rollout
         try:
-            for _ in self._progress("eval"):
+            for timestep in self._progress("eval"):
                 with torch.no_grad():
                     actions = agent.act_deterministic(states)
                     states, rewards, terminated, truncated, infos = env.step(actions)
+                for hook in self.step_hooks:
+                    hook(timestep)
                 episode_return += rewards.view(-1).to(episode_return.dtype)
                 episode_length += 1
                 dones = (terminated | truncated).view(-1)
@@ -157,7 +202,7 @@ class SequentialTrainer:
                     finished = list(zip(episode_return[dones].tolist(), episode_length[dones].tolist()))
                     for ret, length in finished:
                         episodes.append((ret, length))
-                        if self.cfg["summary"]:
+                        if self.cfg["print_episodes"]:
                             self.print(f"episode {len(episodes):>5d}: return {ret:10.2f}, length {length}")
                     episode_return[dones] = 0
                     episode_length[dones] = 0
@@ -166,9 +211,8 @@ class SequentialTrainer:
             if self.cfg["close_environment_at_exit"]:
                 env.close()
         if episodes:
-            mean_ret = sum(r for r, _ in episodes) / len(episodes)
-            mean_len = sum(l for _, l in episodes) / len(episodes)
-            self.print(f"mean over {len(episodes)} episodes: return {mean_ret:.2f}, length {mean_len:.1f}")
+            if self.cfg["summary"]:
+                self.print(self.episodes_summary(episodes))
         else:
             self.print(f"no episode finished within {self.timesteps} timesteps; increase the timesteps")
         return episodes
