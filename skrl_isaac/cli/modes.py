@@ -8,8 +8,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from skrl_isaac.cli.distributed import envs_line
 from skrl_isaac.cli.errors import CLIError
 from skrl_isaac.cli.resume import undo_new_files, with_train_config
+from skrl_isaac.utils.distributed import is_main
 
 
 @dataclasses.dataclass
@@ -41,10 +43,13 @@ def train(run: Run, config_name: str = "config.yaml", sequential: Any = None) ->
     """Write the run's config, then train (from the resumed timestep when ``sequential`` was resumed)."""
     cfg, agent = run.cfg, run.agent
     sequential = sequential or trainer(run)
-    os.makedirs(agent.experiment_dir, exist_ok=True)
-    OmegaConf.save(with_train_config(cfg, run.choices), os.path.join(agent.experiment_dir, config_name), resolve=True)
-    print(f"[skrl_isaac] task {cfg.task.name} ({run.backend}), {run.env.num_envs} envs on {run.device}, agent "
-          f"{type(agent).__name__}, {run.trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
+    if is_main():  # under torchrun rank 0 writes the run folder and says what runs
+        os.makedirs(agent.experiment_dir, exist_ok=True)
+        OmegaConf.save(with_train_config(cfg, run.choices), os.path.join(agent.experiment_dir, config_name),
+                       resolve=True)
+        print(f"[skrl_isaac] task {cfg.task.name} ({run.backend}), {envs_line(run.env.num_envs)} on {run.device}, "
+              f"agent {type(agent).__name__}, {run.trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}",
+              flush=True)
     sequential.train()
     return agent
 
@@ -57,7 +62,8 @@ def resume(run: Run) -> Any:
             start = sequential.resume(run.cfg.checkpoint)
         except ValueError as e:
             raise CLIError(str(e)) from None
-    print(f"[skrl_isaac] resuming {run.agent.experiment_dir} at timestep {start}", flush=True)
+    if is_main():
+        print(f"[skrl_isaac] resuming {run.agent.experiment_dir} at timestep {start}", flush=True)
     return train(run, f"config_resumed_{start}.yaml", sequential)
 
 

@@ -186,10 +186,15 @@ def run(cfg: DictConfig) -> Any:
     settings = validate(cfg)
     import torch
 
+    from skrl_isaac.cli import distributed as cli_distributed
     from skrl_isaac.envs.torch import load_embedded_env, wrap_env
     from skrl_isaac.utils import set_seed
 
-    set_seed(cfg.seed, deterministic=cfg.torch_deterministic)
+    # under torchrun: rank r trains on cuda:LOCAL_RANK (CUDA) and joins the others before any work
+    for key in ("rl_device", "sim_device"):
+        settings[key] = cli_distributed.rank_device(settings[key], key)
+    info = cli_distributed.join(settings["rl_device"])
+    set_seed(cfg.seed, deterministic=cfg.torch_deterministic)  # (rank r: seed + r)
     device = torch.device(settings["rl_device"])
     train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
@@ -197,8 +202,9 @@ def run(cfg: DictConfig) -> Any:
         per_iteration, source = steps_per_iteration(train_cfg)
         timesteps = settings["max_iterations"] * per_iteration
         train_cfg.setdefault("trainer", {})["timesteps"] = timesteps
-        print(f"[skrl_isaac] max_iterations={settings['max_iterations']}: {settings['max_iterations']} iterations x "
-              f"{per_iteration} timesteps ({source}) = {timesteps} timesteps", flush=True)
+        if info.is_main:
+            print(f"[skrl_isaac] max_iterations={settings['max_iterations']}: {settings['max_iterations']} iterations "
+                  f"x {per_iteration} timesteps ({source}) = {timesteps} timesteps", flush=True)
 
     from skrl_isaac.envs.torch import isaacgymenvs_available, load_isaacgymenvs_env
 
@@ -243,9 +249,14 @@ def run(cfg: DictConfig) -> Any:
                                      sim_device=settings["sim_device"], rl_device=settings["rl_device"],
                                      seed=cfg.seed, overrides=task_overrides)
     else:
+        engine = embedded_engine(cfg.physics_engine, settings["rl_device"])
+        threads = cli_distributed.mujoco_threads(task_cfg) if engine == "mujoco" else None
+        if threads is not None and info.is_main:
+            print(f"[skrl_isaac] {info.world_size} ranks: {threads[0]} MuJoCo thread(s) per rank ({threads[1]})",
+                  flush=True)
         task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
                                  device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless,
-                                 physics_engine=embedded_engine(cfg.physics_engine, settings["rl_device"]))
+                                 physics_engine=engine)
     env = wrap_env(task)
     from skrl_isaac.builders import build_agent
 
