@@ -327,6 +327,26 @@ def _hydra_main(cfg: DictConfig) -> None:
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)
+    except RuntimeError as e:  # under torchrun: a collective failed because another rank stopped
+        message = lost_rank_message(e)
+        if message is None:
+            raise
+        print(message, file=sys.stderr, flush=True)
+        sys.exit(4)
+
+
+def lost_rank_message(e: BaseException) -> str | None:
+    """The one line a rank prints when a collective failed under torchrun (another rank died or hung past
+    the collective timeout); None when no process group is running (the error is not about the ranks)."""
+    from skrl_isaac.utils import distributed
+
+    if not distributed.is_initialized():
+        return None
+    info = distributed.process_info()
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return (f"error: rank {info.rank} of {info.world_size}: another rank of the run stopped or stopped answering, "
+            f"so a collective failed ({first[:200]}); torchrun's report names the lost rank. Every checkpoint on "
+            f"disk loads: resume with checkpoint=<run>/checkpoints/<timestep>_agent.pt")
 
 
 def main() -> None:
