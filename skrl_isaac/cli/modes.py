@@ -9,8 +9,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from skrl_isaac.cli import watch
+from skrl_isaac.cli.distributed import envs_line
 from skrl_isaac.cli.errors import CLIError
 from skrl_isaac.cli.resume import undo_new_files, with_train_config
+from skrl_isaac.utils.distributed import is_main
 
 
 @dataclasses.dataclass
@@ -45,6 +47,9 @@ def train(run: Run, config_name: str = "config.yaml", sequential: Any = None, tr
 
     cfg, agent = run.cfg, run.agent
     sequential = sequential or trainer(run)
+    if not is_main():  # under torchrun rank 0 writes the run folder, videos and tracker, and says what runs
+        sequential.train()
+        return agent
     os.makedirs(agent.experiment_dir, exist_ok=True)
     lock = RunFolderLock(agent.experiment_dir).acquire()  # held for the run's lifetime: a second run is refused
     try:
@@ -58,8 +63,9 @@ def train(run: Run, config_name: str = "config.yaml", sequential: Any = None, tr
 def _train_locked(run: Run, sequential: Any, config_name: str, tracker: Any) -> Any:
     cfg, agent = run.cfg, run.agent
     OmegaConf.save(with_train_config(cfg, run.choices), os.path.join(agent.experiment_dir, config_name), resolve=True)
-    print(f"[skrl_isaac] task {cfg.task.name} ({run.backend}), {run.env.num_envs} envs on {run.device}, agent "
-          f"{type(agent).__name__}, {run.trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}", flush=True)
+    print(f"[skrl_isaac] task {cfg.task.name} ({run.backend}), {envs_line(run.env.num_envs)} on {run.device}, "
+          f"agent {type(agent).__name__}, {run.trainer_cfg.get('timesteps')} timesteps -> {agent.experiment_dir}",
+          flush=True)
     if tracker is None:
         tracker = watch.open_tracker(run, None)
     close_hooks = watch.add_train_hooks(run, sequential, tracker)
@@ -80,9 +86,10 @@ def resume(run: Run) -> Any:
             start = sequential.resume(run.cfg.checkpoint)
         except ValueError as e:
             raise CLIError(str(e)) from None
-    print(f"[skrl_isaac] resuming {run.agent.experiment_dir} at timestep {start}", flush=True)
+    if is_main():
+        print(f"[skrl_isaac] resuming {run.agent.experiment_dir} at timestep {start}", flush=True)
     tracker = None
-    if run.settings.get("tracker"):  # the tracker run this checkpoint belongs to goes on
+    if run.settings.get("tracker") and is_main():  # the tracker run this checkpoint belongs to goes on
         from skrl_isaac.agents.torch.state import read_state_file
 
         tracker = watch.open_tracker(run, read_state_file(run.cfg.checkpoint))

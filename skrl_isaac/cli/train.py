@@ -196,10 +196,15 @@ def run(cfg: DictConfig) -> Any:
     settings = validate(cfg)
     import torch
 
+    from skrl_isaac.cli import distributed as cli_distributed
     from skrl_isaac.envs.torch import load_embedded_env, wrap_env
     from skrl_isaac.utils import set_seed
 
-    set_seed(cfg.seed, deterministic=cfg.torch_deterministic)
+    # under torchrun: rank r trains on cuda:LOCAL_RANK (CUDA) and joins the others before any work
+    for key in ("rl_device", "sim_device"):
+        settings[key] = cli_distributed.rank_device(settings[key], key)
+    info = cli_distributed.join(settings["rl_device"])
+    set_seed(cfg.seed, deterministic=cfg.torch_deterministic)  # (rank r: seed + r)
     device = torch.device(settings["rl_device"])
     train_cfg = OmegaConf.to_container(cfg.train, resolve=True)
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
@@ -207,8 +212,9 @@ def run(cfg: DictConfig) -> Any:
         per_iteration, source = steps_per_iteration(train_cfg)
         timesteps = settings["max_iterations"] * per_iteration
         train_cfg.setdefault("trainer", {})["timesteps"] = timesteps
-        print(f"[skrl_isaac] max_iterations={settings['max_iterations']}: {settings['max_iterations']} iterations x "
-              f"{per_iteration} timesteps ({source}) = {timesteps} timesteps", flush=True)
+        if info.is_main:
+            print(f"[skrl_isaac] max_iterations={settings['max_iterations']}: {settings['max_iterations']} iterations "
+                  f"x {per_iteration} timesteps ({source}) = {timesteps} timesteps", flush=True)
 
     from skrl_isaac.envs.torch import isaacgymenvs_available, load_isaacgymenvs_env
 
@@ -253,10 +259,15 @@ def run(cfg: DictConfig) -> Any:
                                      sim_device=settings["sim_device"], rl_device=settings["rl_device"],
                                      seed=cfg.seed, overrides=task_overrides)
     else:
+        engine = embedded_engine(cfg.physics_engine, settings["rl_device"])
+        threads = cli_distributed.mujoco_threads(task_cfg) if engine == "mujoco" else None
+        if threads is not None and info.is_main:
+            print(f"[skrl_isaac] {info.world_size} ranks: {threads[0]} MuJoCo thread(s) per rank ({threads[1]})",
+                  flush=True)
         try:
             task = load_embedded_env(task_name=cfg.task.name, num_envs=settings["num_envs"],
                                      device=settings["rl_device"], seed=cfg.seed, cfg=task_cfg, headless=cfg.headless,
-                                     physics_engine=embedded_engine(cfg.physics_engine, settings["rl_device"]))
+                                     physics_engine=engine)
         except ValueError as e:  # a bad task.* value (e.g. task.env.episodeLength=0)
             raise CLIError(f"task {cfg.task.name}: {e}") from None
     env = wrap_env(task)
@@ -336,6 +347,12 @@ def _hydra_main(cfg: DictConfig) -> None:
     except OSError as e:  # a full disk, a read-only folder: the file, the OS error, and what was kept
         print(f"error: {e}; {kept_checkpoint(cfg)}", file=sys.stderr)
         sys.exit(74)
+    except RuntimeError as e:  # under torchrun: a collective failed because another rank stopped
+        message = lost_rank_message(e)
+        if message is None:
+            raise
+        print(message, file=sys.stderr, flush=True)
+        sys.exit(4)
 
 
 def kept_checkpoint(cfg: DictConfig) -> str:
@@ -349,6 +366,20 @@ def kept_checkpoint(cfg: DictConfig) -> str:
         folder = os.path.join(directory, str(cfg.get("experiment") or ""), "checkpoints")
     newest = newest_complete_checkpoint(folder) if cfg.get("experiment") or cfg.get("checkpoint") else None
     return f"kept: {newest}" if newest else "no complete checkpoint was kept"
+
+
+def lost_rank_message(e: BaseException) -> str | None:
+    """The one line a rank prints when a collective failed under torchrun (another rank died or hung past
+    the collective timeout); None when no process group is running (the error is not about the ranks)."""
+    from skrl_isaac.utils import distributed
+
+    if not distributed.is_initialized():
+        return None
+    info = distributed.process_info()
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return (f"error: rank {info.rank} of {info.world_size}: another rank of the run stopped or stopped answering, "
+            f"so a collective failed ({first[:200]}); torchrun's report names the lost rank. Every checkpoint on "
+            f"disk loads: resume with checkpoint=<run>/checkpoints/<timestep>_agent.pt")
 
 
 def main() -> None:

@@ -122,6 +122,37 @@ def check_same_device_type(device: str | torch.device) -> None:
                          "give every rank the same rl_device kind (all cuda or all cpu)")
 
 
+def broadcast_object(obj):
+    """Rank 0's ``obj`` (a picklable Python object) on every rank; one process: ``obj``."""
+    import torch.distributed as dist
+
+    if not is_initialized():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def rank_seed(seed: int) -> int:
+    """The seed of this rank: ``seed + rank`` (so the ranks draw different observations and resets)."""
+    return int(seed) + process_info().rank
+
+
+def rank_path(path: str, info: ProcessInfo | None = None) -> str:
+    """``<t>_agent.pt`` -> ``<t>_agent.rank<r>.pt`` for a rank other than 0 (its own resume state); rank 0: ``path``."""
+    info = info or process_info()
+    if info.rank == 0:
+        return path
+    root, ext = os.path.splitext(path)
+    return f"{root}.rank{info.rank}{ext}"
+
+
+def rank_folder(folder: str, info: ProcessInfo | None = None) -> str:
+    """``folder/rank<r>`` when several processes train (each rank's own files, e.g. memory dumps); else ``folder``."""
+    info = info or process_info()
+    return os.path.join(folder, f"rank{info.rank}") if info.is_distributed else folder
+
+
 def close() -> None:
     """Leave the process group (end of the run)."""
     import torch.distributed as dist

@@ -61,3 +61,23 @@ def test_collectives_under_torchrun_with_two_ranks(tmp_path):
         assert result["moments_count"] == 5 + 8
         assert result["moments_mean_error"] < 1e-12 and result["moments_var_error"] < 1e-12
         assert result["same_device_type"]
+
+
+def test_rank_seed_path_and_folder(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert dist_utils.rank_seed(42) == 44
+    assert dist_utils.rank_path("/run/checkpoints/24_agent.pt") == "/run/checkpoints/24_agent.rank2.pt"
+    assert dist_utils.rank_folder("memory") == "memory/rank2"
+    from skrl_isaac.memories.torch import RandomMemory
+    from skrl_isaac.utils import set_seed
+
+    assert RandomMemory(memory_size=2, num_envs=1, device="cpu", export_directory="dumps").export_directory == \
+        "dumps/rank2"
+    assert set_seed(5) == 7
+    monkeypatch.setenv("RANK", "0")
+    assert dist_utils.rank_path("24_agent.pt") == "24_agent.pt"  # rank 0 writes the run's own file
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name)
+    assert dist_utils.rank_seed(42) == 42 and dist_utils.rank_folder("memory") == "memory" and set_seed(5) == 5

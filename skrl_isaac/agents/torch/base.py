@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, ContextManager, Mapping
 
 import torch
@@ -15,6 +16,7 @@ from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.adapter import adapt_model, unwrap
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.resources.preprocessors.torch import RunningStandardScaler
+from skrl_isaac.utils import distributed
 from skrl_isaac.utils.files import atomic_torch_save
 
 __all__ = ["Agent", "EXPERIMENT_DEFAULT_CONFIG", "TrainingDiverged", "identity_preprocessor", "resolve_class"]
@@ -57,7 +59,13 @@ class Agent:
         self.device = torch.device("cuda:0" if device is None and torch.cuda.is_available() else (device or "cpu"))
         self.cfg = cfg
 
-        self.recorder = RunRecorder(cfg["experiment"], type(self).__name__, self.device, self.models)
+        # under torchrun: join the process group (a no-op for one process); rank 0 alone writes the run's files
+        self.process = distributed.init(self.device)
+        distributed.check_same_device_type(self.device)
+        self.recorder = RunRecorder(cfg["experiment"], type(self).__name__, self.device, self.models,
+                                    writes_files=self.process.is_main)
+        # every rank's recorder names rank 0's run folder (a default name holds the time it was made)
+        self.recorder.experiment_dir = distributed.broadcast_object(self.recorder.experiment_dir)
         self._grad_norm_clip = float(cfg.get("grad_norm_clip", 0) or 0)  # <= 0: no clipping (see optimize())
         # bfloat16 (float16 on pre-Ampere GPUs) autocast of the models' forward passes (each agent decides
         # which; see precision.py); float16 scales its losses with grad_scaler (saved in agent checkpoints)
@@ -131,6 +139,16 @@ class Agent:
         num_envs = self.memory.num_envs if self.memory is not None else int((trainer_cfg or {}).get("num_envs", 1))
         self.recorder.open(num_envs)
         self._initialized = True
+        self.broadcast_state()
+
+    def broadcast_state(self) -> None:
+        """Under torchrun, give every rank rank 0's models, preprocessors and learnable tensors (at
+        :meth:`init` and after :meth:`load`), so every rank starts the same; one process: nothing."""
+        if not distributed.is_initialized():
+            return
+        modules = [m for m in self.models.values() if m is not None]
+        modules += [m for m in self.checkpoint_modules.values() if isinstance(m, torch.nn.Module)]
+        distributed.broadcast_parameters(modules)
 
     def attach_env(self, env: Any) -> None:
         """Let agent checkpoints include the environment's state when it can give one (``env.get_state()``)."""
@@ -176,6 +194,8 @@ class Agent:
         scaler = self.grad_scaler
         with no_autocast(self.device, self._mixed_precision):  # the update's forward may be autocast, not this
             (loss if scaler is None else scaler.scale(loss)).backward()
+            if self.process.is_distributed:  # the mean gradient of every rank, one flat bucket, before clipping
+                distributed.all_reduce_gradients(p for group in optimizer.param_groups for p in group["params"])
             if self._grad_norm_clip > 0:
                 if scaler is not None:
                     scaler.unscale_(optimizer)
@@ -224,8 +244,14 @@ class Agent:
         from which training resumes exactly. Return the written paths.
         """
         save_agent = (lambda path: self.save(path, timestep)) if include_agent else None
-        return self.recorder.write_checkpoint(timestep, self._checkpoint_items(), self.policy_checkpoint_names,
-                                              save_agent)
+        paths = self.recorder.write_checkpoint(timestep, self._checkpoint_items(), self.policy_checkpoint_names,
+                                               save_agent)
+        if save_agent is not None and not self.process.is_main and not self.checkpoint_policy_only:
+            # under torchrun rank 0 writes the run's files; every other rank keeps only what is its own (RNG,
+            # environment, replay memory, episode accumulators) beside rank 0's <t>_agent.pt, for an exact resume
+            path = os.path.join(self.experiment_dir, "checkpoints", f"{timestep}_agent.pt")
+            paths.append(save_agent(distributed.rank_path(path, self.process)))
+        return paths
 
     def save(self, path: str, timestep: int) -> str:
         """Write the whole training state (and the environment's, when attached) to ``path`` atomically."""
@@ -247,6 +273,8 @@ class Agent:
 
         A skrl 1.x agent checkpoint (``agent_<t>.pt``, ``best_agent.pt``) loads its models, optimizers
         and preprocessors (:func:`skrl_isaac.interop.skrl1.load_skrl1_checkpoint`).
+        Under torchrun rank ``r > 0`` reads its own ``<timestep>_agent.rank<r>.pt`` beside it (written by
+        :meth:`write_checkpoint`), then every rank takes rank 0's parameters.
 
         :raises CheckpointError: for a missing, truncated or foreign file (one line naming the file)
         """
@@ -254,13 +282,19 @@ class Agent:
 
         if not self._initialized:
             self.init()
-        state = read_state_file(path, map_location=self.device)
+        own = distributed.rank_path(os.fspath(path), self.process)  # under torchrun, this rank's own state
+        if own != os.fspath(path) and not os.path.exists(own):
+            logger.warning(f"{own} not found: rank {self.process.rank} resumes from {path} (rank 0's RNG, "
+                           "environment and memory state: not bit-exact)")
+            own = path
+        state = read_state_file(own, map_location=self.device)
         if "format" not in state:  # skrl 1.x's agent_<t>.pt / best_agent.pt (or a foreign file: one error naming both)
             from skrl_isaac.interop.skrl1 import load_skrl1_checkpoint
 
             return load_skrl1_checkpoint(self, path, state)
         load_agent_state(self, state, path)
         self.recorder.last_written_timestep = int(state["timestep"])
+        self.broadcast_state()  # every rank continues from rank 0's parameters (bit-identical ranks)
         return state
 
     # -- interaction --------------------------------------------------------------------------

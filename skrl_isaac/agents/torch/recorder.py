@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from skrl_isaac.agents.torch.tracking import Tracker, TrackingSummary
+from skrl_isaac.utils import distributed
 from skrl_isaac.utils.files import atomic_torch_save
 from skrl_isaac.utils.stamps import run_name
 
@@ -146,14 +147,20 @@ class RunRecorder:
 
     # -- at the interval boundaries (one host read each) ------------------------------------------
     def check_finite(self, timestep: int) -> None:
-        """Raise :class:`TrainingDiverged` if a tracked loss or a model parameter became NaN/inf."""
+        """Raise :class:`TrainingDiverged` if a tracked loss or a model parameter became NaN/inf (under torchrun:
+        on any rank; every rank raises at the same write)."""
         tags = list(self._first_nonfinite)
         params = [(n, p) for n, m in self.models.items() if m is not None for p in m.parameters()]
         flags = [self._first_nonfinite[t].to(self.device) for t in tags]
         flags += [(~torch.isfinite(p.detach()).all()).to(torch.long) for _, p in params]  # 1: not finite
         if not flags:
             return
-        values = torch.stack(flags).tolist()
+        flags = torch.stack(flags)
+        if distributed.is_initialized():  # under torchrun a NaN on any rank stops every rank at the same write
+            import torch.distributed as dist
+
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        values = flags.tolist()
         problems = [f"{tag!r} became NaN/inf at timestep {step}" for tag, step in zip(tags, values) if step >= 0]
         bad_models = sorted({n for (n, _), bad in zip(params, values[len(tags):]) if bad})
         if bad_models:

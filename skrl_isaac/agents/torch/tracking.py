@@ -206,6 +206,11 @@ class Tracker:
         This is the single host synchronization of a write interval. Episode tags appear only if
         at least one episode finished since the last flush, and are computed over the finished
         episodes alone (unfinished environments never count).
+
+        Under torchrun (an initialized process group) every rank calls it at the same timestep: one
+        device collective merges the ranks, so the episode statistics cover every rank's finished
+        episodes (their union), tracked values are the mean over the ranks, and the window mean is the
+        mean of the ranks' windows once every rank has filled its own.
         """
         self._fold()
         stat_tags = list(self._stats)
@@ -213,8 +218,8 @@ class Tracker:
         episode = torch.cat((self._ep_count.view(1), self._ep_sum, self._ep_min, self._ep_max,
                              self._recent[:self.window].mean().view(1) if self.window else self._ep_sum[:0],
                              self._recent_count.view(1).to(torch.float32)))
-        values = torch.cat([self._stats[t] for t in stat_tags] + [self._sums[t].view(1) for t in tags]
-                           + [episode]).tolist()
+        values = torch.cat([self._stats[t] for t in stat_tags] + [self._sums[t].view(1) for t in tags] + [episode])
+        values = _merge_ranks(values, 3 * len(stat_tags) + len(tags), self.window > 0).tolist()
         out = {}
         for i, t in enumerate(stat_tags):
             n = self._stats_counts[t]
@@ -242,3 +247,24 @@ class Tracker:
         self._ep_min.fill_(math.inf)
         self._ep_max.fill_(-math.inf)
         return TrackingSummary(scalars=out, finished_episodes=int(count), window_mean=window_mean)
+
+
+def _merge_ranks(values: torch.Tensor, means: int, window: bool) -> torch.Tensor:
+    """``values`` (the flush's vector: ``means`` tracked values, then episode count, return and length sums,
+    minima, maxima, [window mean], window count) merged over the ranks with one ``all_gather`` on the device;
+    one process: unchanged."""
+    from skrl_isaac.utils import distributed
+
+    if not distributed.is_initialized():
+        return values
+    import torch.distributed as dist
+
+    gathered = [torch.empty_like(values) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, values)
+    ranks = torch.stack(gathered)  # (ranks, values)
+    episode = ranks[:, means:]
+    parts = [ranks[:, :means].mean(0), episode[:, :3].sum(0), episode[:, 3:5].amin(0), episode[:, 5:7].amax(0)]
+    if window:
+        parts.append(episode[:, 7].mean(0).view(1))
+    parts.append(episode[:, -1].amin(0).view(1))  # the window is full once every rank's is
+    return torch.cat(parts)

@@ -354,7 +354,7 @@ def load_embedded_env(task_name: str = "Ant", num_envs: int | None = None, devic
     :param task_name: the task (see ``envs.TASK_MAP``, e.g. ``"Ant"``)
     :param num_envs: number of parallel environments (None: the task config's ``env.numEnvs``)
     :param device: device of the observations, rewards and resets (the RL device)
-    :param seed: seed of the task's random resets
+    :param seed: seed of the task's random resets (under torchrun rank ``r`` uses ``seed + r``)
     :param cfg: overrides of the task config (nested dict, IsaacGymEnvs layout)
     :param headless: no viewer
     :param physics_engine: ``"mujoco"`` (``mujoco.batch`` on CPU threads) or ``"mujoco_warp"`` (MuJoCo Warp on
@@ -366,5 +366,9 @@ def load_embedded_env(task_name: str = "Ant", num_envs: int | None = None, devic
     if num_envs is None:
         num_envs = int(((cfg or {}).get("env") or {}).get("numEnvs") or envs.load_task_cfg(task_name)["env"]["numEnvs"]) \
             if task_name in envs.TASK_MAP else 1
+    if seed is not None:  # under torchrun rank r resets from seed + r (different episodes per rank)
+        from skrl_isaac.utils.distributed import rank_seed
+
+        seed = rank_seed(seed)
     return envs.make(task_name, num_envs=num_envs, device=device, seed=seed, cfg=cfg, headless=headless,
                      physics_engine=physics_engine)

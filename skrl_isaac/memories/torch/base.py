@@ -26,7 +26,8 @@ class Memory:
     :param export: export the memory to a file at each fill cycle, before data is overwritten (by
         :attr:`exporter`, a :class:`~skrl_isaac.dumps.exporter.MemoryExporter`; None without export)
     :param export_format: ``"pt"`` (PyTorch), ``"np"`` (NumPy ``.npz``) or ``"csv"``
-    :param export_directory: folder of the exported files (``""`` -> ``"memory"``)
+    :param export_directory: folder of the exported files (``""`` -> ``"memory"``; under torchrun each rank
+        writes into its own ``<export_directory>/rank<r>``)
     """
 
     def __init__(self, memory_size: int, num_envs: int = 1, device: str | torch.device | None = None,
@@ -46,7 +47,10 @@ class Memory:
         self.device = torch.device("cuda:0" if device is None and torch.cuda.is_available() else (device or "cpu"))
         self.export = export
         self.export_format = export_format
-        self.export_directory = os.fspath(export_directory) or "memory"
+        # under torchrun every rank exports its own memory, into <export_directory>/rank<r>
+        from skrl_isaac.utils.distributed import rank_folder
+
+        self.export_directory = rank_folder(os.fspath(export_directory) or "memory")
 
         self.filled = False
         self.memory_index = 0

@@ -13,6 +13,8 @@ from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.agents.torch.tracking import TrackingSummary
 from skrl_isaac.trainers.torch.interrupt import StopOnSignal, TrainingInterrupted
 from skrl_isaac.utils.cleanup import close_all
+from skrl_isaac.utils import distributed
+from skrl_isaac.utils.distributed import is_main
 from skrl_isaac.utils.config import merge_config
 
 SEQUENTIAL_TRAINER_DEFAULT_CONFIG: dict[str, Any] = {
@@ -83,7 +85,7 @@ class SequentialTrainer:
 
     def _progress(self, desc: str) -> tqdm.tqdm:
         return tqdm.tqdm(range(self.initial_timestep, self.timesteps), initial=self.initial_timestep,
-                         total=self.timesteps, desc=desc, disable=self.cfg["disable_progressbar"],
+                         total=self.timesteps, desc=desc, disable=self.cfg["disable_progressbar"] or not is_main(),
                          dynamic_ncols=True, unit="step")
 
     def train(self) -> None:
@@ -91,6 +93,8 @@ class SequentialTrainer:
 
         The loop itself never reads a tensor back to the host: the agent accumulates its tracking on
         the device and writes it every ``write_interval`` steps, when the summary line is printed.
+        Under torchrun only rank 0 shows the progress bar and the summary lines; their env-steps/s count
+        the envs of every rank.
         With checkpoints enabled, the last timestep is checkpointed too (``<timesteps>_<model>.pt``).
 
         Ctrl-C (SIGINT) or SIGTERM: the current step finishes, a checkpoint of that timestep is written
@@ -103,6 +107,8 @@ class SequentialTrainer:
         agent.set_mode("eval")
         states, infos = env.reset()
         num_envs = int(getattr(env, "num_envs", states.shape[0]))
+        num_envs *= distributed.world_size()  # under torchrun the rates count every rank's envs (as many per rank)
+        show_summary = bool(self.cfg["summary"]) and is_main()  # under torchrun: rank 0's lines only
         last_time, last_step = time.perf_counter(), self.initial_timestep
         update_threads = torch.get_num_threads()
         rollout_threads = self.rollout_torch_threads or update_threads
@@ -125,7 +131,7 @@ class SequentialTrainer:
                     for hook in self.step_hooks:
                         hook(timestep)
                     summary = agent.last_summary
-                    if self.cfg["summary"] and summary is not None and summary.timestep == timestep + 1:
+                    if show_summary and summary is not None and summary.timestep == timestep + 1:
                         now = time.perf_counter()
                         rate = num_envs * (timestep + 1 - last_step) / max(now - last_time, 1e-9)
                         last_time, last_step = now, timestep + 1
@@ -151,7 +157,7 @@ class SequentialTrainer:
         if interval <= 0:
             return []
         folder = os.path.join(agent.experiment_dir, "checkpoints")
-        if done % interval == 0:  # post_interaction wrote them (none where this process writes no file)
+        if done % interval == 0:  # post_interaction wrote them (rank 0's files; under torchrun maybe not yet seen)
             names = os.listdir(folder) if os.path.isdir(folder) else []
             return sorted(os.path.join(folder, name) for name in names if name.startswith(f"{done}_"))
         return agent.write_checkpoint(done, self.timesteps)

@@ -13,6 +13,7 @@ from skrl_isaac.memories.torch.base import Memory
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.models.torch.adapter import is_gaussian_policy
 from skrl_isaac.resources.schedulers.torch import KLAdaptiveRL
+from skrl_isaac.utils import distributed
 from skrl_isaac.agents.torch.ppo.config import PPO_DEFAULT_CONFIG, PPOConfig
 from skrl_isaac.utils.config import merge_config, typed_view
 
@@ -108,7 +109,9 @@ class PPO(Agent):
         # copies into the models' tensors but replaces the optimizer's state)
         self._graphed_step: CudaGraphStep | None = None
         self._graphed_act: CudaGraphStep | None = None
+        # (not under torchrun: the update's gradient all-reduce runs outside a graph)
         if (cfg["cuda_graph"] and self.device.type == "cuda" and not self._mixed_precision
+                and not self.process.is_distributed
                 and all(group.get("fused") for group in self.optimizer.param_groups)):
             modes = lambda: (self.policy.training, self.value.training)  # noqa: E731 - train/eval: one graph each
             self._graphed_step = CudaGraphStep(self._minibatch_step, self._update_storage, [self.optimizer],
@@ -280,12 +283,15 @@ class PPO(Agent):
                 epoch_kl.append(losses[3])
                 updates += 1
 
+            # the epoch's KL averaged over the ranks (one device all-reduce under torchrun), so every rank
+            # adapts the learning rate and stops early alike
+            kl = distributed.all_reduce_mean(torch.stack(epoch_kl).mean())
             if self.scheduler is not None and isinstance(self.scheduler, KLAdaptiveRL):
-                self.scheduler.step(torch.stack(epoch_kl).mean())
+                self.scheduler.step(kl)
             elif self.scheduler is not None:
                 self.scheduler.step()
             # early stopping reads the KL on the host (once per epoch), only when enabled
-            if self.config.kl_threshold and float(torch.stack(epoch_kl).mean()) > self.config.kl_threshold:
+            if self.config.kl_threshold and float(kl) > self.config.kl_threshold:
                 break
 
         # fold the rollout into the observation statistics only now: the rollout's log-probabilities and

@@ -6,11 +6,16 @@ from typing import Any
 
 import torch
 
+from skrl_isaac.utils import distributed
 from skrl_isaac.utils.spaces import flatten_size
 
 
 class RunningStandardScaler(torch.nn.Module):
     """Standardize inputs with running statistics (parallel Welford update over each batch).
+
+    Under torchrun (an initialized process group) each update merges the batches of every rank
+    (:func:`~skrl_isaac.utils.distributed.merge_moments`, one device collective), so the statistics stay
+    identical on every rank.
 
     The statistics are buffers (``running_mean``, ``running_variance``, ``current_count``), so they
     ride in ``state_dict`` and in checkpoints.
@@ -39,6 +44,11 @@ class RunningStandardScaler(torch.nn.Module):
         x = x.reshape(-1, self.running_mean.shape[0]).to(torch.float64)
         batch_var, batch_mean = torch.var_mean(x, dim=0, correction=0)
         batch_count = x.shape[0]
+        if distributed.is_initialized():  # the batch of every rank (under torchrun): the ranks stay identical
+            count, batch_mean, m2 = distributed.merge_moments(torch.tensor(float(batch_count), dtype=torch.float64,
+                                                                           device=x.device),
+                                                              batch_mean, batch_var * batch_count)
+            batch_count, batch_var = count, m2 / count
         delta = batch_mean - self.running_mean
         total = self.current_count + batch_count
         m2 = (self.running_variance * self.current_count + batch_var * batch_count
