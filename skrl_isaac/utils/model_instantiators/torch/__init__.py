@@ -4,8 +4,7 @@
 documented arguments (and skrl's pre-1.3 ``input_shape``/``hiddens``/... with :class:`Shape`).
 """
 
-from skrl_isaac.utils.model_instantiators.torch.definitions import Shape
-from skrl_isaac.utils.model_instantiators.torch.models import (categorical_model, deterministic_model,
-                                                               gaussian_model, shared_model)
+from skrl_isaac.models.torch.instantiators import (Shape, categorical_model, deterministic_model, gaussian_model,
+                                                   shared_model)
 
 __all__ = ["gaussian_model", "deterministic_model", "categorical_model", "shared_model", "Shape"]

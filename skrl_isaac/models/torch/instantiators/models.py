@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from skrl_isaac.models.torch.base import Model
 from skrl_isaac.models.torch.mixins import CategoricalMixin, DeterministicMixin, GaussianMixin
-from skrl_isaac.utils.model_instantiators.torch.definitions import (DEPRECATED_PARAMETERS, build_sequential,
+from skrl_isaac.models.torch.instantiators.definitions import (DEPRECATED_PARAMETERS, build_sequential,
                                                                     compile_expression, convert_deprecated_parameters,
                                                                     parse_output)
 
