@@ -13,8 +13,15 @@ def load_policy(agent: Agent, path: str) -> None:
     """Load ``<prefix>_<policy>.pt`` into the agent's policy model (``policy``; DQN's ``q_network``) and
     ``<prefix>_state_preprocessor.pt`` beside it, if any.
 
+    A skrl 1.x agent checkpoint (``agent_<t>.pt``, ``best_agent.pt``) loads its models and preprocessors.
+
     :raises CheckpointError: for a missing, unreadable or mismatched file (one line naming the file)
     """
+    from skrl_isaac.interop.skrl1 import is_skrl1_checkpoint_name
+
+    if is_skrl1_checkpoint_name(path):
+        agent.load(path)
+        return
     name = agent.policy_checkpoint_names[0]
     agent.models[name].load(path)
     base = os.path.basename(path)

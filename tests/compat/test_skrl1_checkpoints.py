@@ -204,3 +204,39 @@ def test_instantiated_skrl_models_load_into_this_packages_mlp_models(env, tmp_pa
     states = torch.randn(3, o.shape[0])
     assert torch.equal(agent.act_deterministic(states), policy.act({"states": states}, role="policy")[2]["mean_actions"])
     assert torch.equal(models["value"].act(states)[0], value.act({"states": states}, role="value")[0])
+
+
+def test_the_cli_plays_a_skrl1_agent_checkpoint(tmp_path):
+    """``train_isaac.py test=True checkpoint=agent_<t>.pt``: a skrl 1.x file of the CLI's own models plays."""
+    import os
+    import subprocess
+    import sys
+
+    from omegaconf import OmegaConf
+
+    from skrl_isaac.builders import build_agent
+    from skrl_isaac.utils.processes import python_env
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = OmegaConf.to_container(OmegaConf.load(os.path.join(root, "skrl_isaac", "cfg", "train", "CartpolePPO.yaml")))
+    cfg["agent"]["experiment"].update(directory=str(tmp_path / "unused"), write_interval=0, checkpoint_interval=0)
+    env = wrap_env(load_embedded_env(task_name="Cartpole", num_envs=4, device="cpu", seed=0))
+    agent = build_agent(cfg, env, torch.device("cpu"), "Cartpole")  # the models the CLI builds
+    o = env.observation_space
+    optimizer = trained_adam(itertools.chain(agent.models["policy"].parameters(), agent.models["value"].parameters()),
+                             3e-4)
+    folder = tmp_path / "runs" / "skrl1" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save({"policy": agent.models["policy"].state_dict(), "value": agent.models["value"].state_dict(),
+                "optimizer": optimizer.state_dict(), "state_preprocessor": skrl_scaler_state(o.shape[0], 1),
+                "value_preprocessor": skrl_scaler_state(1, 2)}, folder / "agent_1600.pt")
+    result = subprocess.run([sys.executable, os.path.join(root, "train_isaac.py"), "task=Cartpole", "test=True",
+                             "checkpoint=runs/skrl1/checkpoints/agent_1600.pt", "num_envs=4", "test_timesteps=20"],
+                            cwd=tmp_path, env=python_env(root), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "played" in result.stdout or "no episode finished" in result.stdout
+    (folder / "agent_1600.pt").write_bytes(b"not a checkpoint")
+    bad = subprocess.run([sys.executable, os.path.join(root, "train_isaac.py"), "task=Cartpole", "test=True",
+                          "checkpoint=runs/skrl1/checkpoints/agent_1600.pt"], cwd=tmp_path, env=python_env(root),
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
