@@ -20,12 +20,14 @@ from skrl_isaac.cli.resume import resume_config, run_folder
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cfg")
 
 
-def _optional_int(cfg: DictConfig, key: str, minimum: int) -> int | None:
+def _optional_int(cfg: DictConfig, key: str, minimum: int | None) -> int | None:
+    """``cfg[key]`` as an int (``>= minimum`` unless that is None), or None when unset (null or '')."""
     value = cfg.get(key)
     if value in ("", None):
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise CLIError(f"{key}={value!r} is not valid: expected an integer >= {minimum} (or leave it unset)")
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        expected = "an integer" + (f" >= {minimum}" if minimum is not None else "")
+        raise CLIError(f"{key}={value!r} is not valid: expected {expected} (or leave it unset)")
     return value
 
 
@@ -58,8 +60,8 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
         "num_envs": _optional_int(cfg, "num_envs", 1),
         "max_iterations": _optional_int(cfg, "max_iterations", 1),
         "test_timesteps": _optional_int(cfg, "test_timesteps", 1),
-        "write_interval": _optional_int(cfg, "write_interval", -(2**31)),
-        "checkpoint_interval": _optional_int(cfg, "checkpoint_interval", -(2**31)),
+        "write_interval": _optional_int(cfg, "write_interval", None),  # <= 0 disables
+        "checkpoint_interval": _optional_int(cfg, "checkpoint_interval", None),
         "memory_export": _optional_bool(cfg, "memory_export"),
         "print_episodes": _optional_bool(cfg, "print_episodes"),
     }
@@ -241,7 +243,7 @@ def run(cfg: DictConfig) -> Any:
     if cfg.memory_export_format:
         memory_cfg["export_format"] = cfg.memory_export_format
 
-    rl_games_file = bool(cfg.test) and cfg.checkpoint.endswith(".pth")
+    rl_games_file = bool(cfg.test) and str(cfg.checkpoint or "").endswith(".pth")
     if rl_games_file:  # an rl_games checkpoint: build the policy with its layout and input normalization
         from skrl_isaac.interop.rl_games import rl_games_policy_state
 
