@@ -7,7 +7,6 @@ The CLI (``train_isaac.py``), the benchmarks and library users call :func:`build
 
 from __future__ import annotations
 
-import datetime
 import os
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.memories.torch import RandomMemory
 from skrl_isaac.models.torch.mlp import MLPCategoricalPolicy, MLPDeterministic, MLPGaussianPolicy, activation_class
 from skrl_isaac.utils.spaces import is_discrete
+from skrl_isaac.utils.stamps import time_stamp
 
 
 class ConfigError(ValueError):
@@ -127,8 +127,7 @@ def build_agent(train_cfg: dict, env: Any, device: torch.device, task_name: str,
     if experiment:
         experiment_cfg["experiment_name"] = experiment
     elif not experiment_cfg.get("experiment_name"):
-        stamp = datetime.datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f")
-        experiment_cfg["experiment_name"] = f"{stamp}_{task_name}_{name}"
+        experiment_cfg["experiment_name"] = f"{time_stamp()}_{task_name}_{name}"
     agent_cfg["experiment"] = experiment_cfg
 
     # memory dumps go into the run folder unless a directory is given

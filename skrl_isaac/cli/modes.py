@@ -45,7 +45,7 @@ def train(run: Run, config_name: str = "config.yaml", sequential: Any = None, tr
     videos, viewer and tracker asked for; ``curves.png`` at the end, also after Ctrl-C or an error."""
     from skrl_isaac.utils.run_folder import RunFolderLock, remove_stale_temp_files
 
-    cfg, agent = run.cfg, run.agent
+    agent = run.agent
     sequential = sequential or trainer(run)
     if not is_main():  # under torchrun rank 0 writes the run folder, videos and tracker, and says what runs
         sequential.train()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -39,6 +38,7 @@ from skrl_isaac.dumps.csv_integrity import CsvIntegrityError, verify_csv
 from skrl_isaac.dumps.csv_text import write_csv_file
 from skrl_isaac.utils.files import atomic_write
 from skrl_isaac.utils.integrity import DIGEST_NAME, IntegrityError, tensors_digest, verify_zip_file
+from skrl_isaac.utils.stamps import time_stamp
 
 if TYPE_CHECKING:
     from skrl_isaac.dumps.csv_child import CsvProcess
@@ -64,7 +64,7 @@ class DumpError(ValueError):
 # -- names ------------------------------------------------------------------------------------
 def new_prefix(directory: str) -> str:
     """A creation-time prefix unique in this process for ``directory``."""
-    stamp = datetime.now().strftime("%y-%m-%d_%H-%M-%S-%f")
+    stamp = time_stamp()
     key, n = os.path.abspath(directory), 0
     with _prefix_lock:
         prefix = stamp

@@ -296,7 +296,7 @@ def rl_games_ppo_config(env_name: str, num_envs: int, device: str = "cpu", name:
     """An rl_games ``a2c_continuous`` config for an embedded task (IsaacGymEnvs' AntPPO settings, sizes as given).
 
     ``Runner().load(config)`` takes it; ``load_rl_games_checkpoint`` converts what it trains.
-    ``torch_compile`` is rl_games' own switch (False saves ~20 s of compilation on tiny runs).
+    ``torch_compile`` is rl_games' own switch (False skips its compilation, which dominates tiny runs).
     """
     batch = num_envs * horizon_length
     return {"params": {

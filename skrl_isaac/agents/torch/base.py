@@ -210,7 +210,8 @@ class Agent:
     def check_finite(self, timestep: int) -> None:
         """Stop with :class:`TrainingDiverged` if a loss or a parameter became NaN/inf (one host sync).
 
-        Called before every TensorBoard write and checkpoint, so a diverged model is never checkpointed.
+        Called before every TensorBoard write and checkpoint, so a diverged model is never checkpointed, by
+        PPO after every update, and by the trainer at the end of a run without checkpoints.
         """
         self.recorder.check_finite(timestep)
 
@@ -220,11 +221,6 @@ class Agent:
         summary = self.recorder.write_tracking(timestep)
         if summary is not None and summary.new_best:
             self.write_checkpoint("best", timesteps, include_agent=False)
-
-    def check_finite(self, timestep: int) -> None:
-        """Raise :class:`TrainingDiverged` if a tracked loss or a parameter is NaN/inf (one host read): PPO calls
-        it after every update, the trainer at the end of a run without checkpoints, every write calls it."""
-        self.recorder.check_finite(timestep)
 
     # -- checkpoints --------------------------------------------------------------------------
     def _checkpoint_items(self) -> dict[str, torch.nn.Module]:

@@ -41,8 +41,8 @@ class SequentialTrainer:
     step (``act``, ``env.step``, ``record_transition``); the caller's count is back for
     ``post_interaction``, where the agents update. The rollout's small batched forward passes gain
     nothing from more threads, and idle OpenMP workers spinning after each of them steal the cores the
-    simulator's threads need; the update's large minibatches use every thread. On a 2-core CPU this
-    is ~5% faster than 2 threads throughout and ~25% faster than 1 (``benchmarks/vs_skrl.py``).
+    simulator's threads need; the update's large minibatches use every thread (the figures:
+    docs/performance.md, "CPU threads").
     ``None`` leaves the thread count alone.
     """
 
