@@ -70,7 +70,7 @@ def test_wandb_offline_run_holds_the_scalars_and_config_and_a_resume_continues_i
         elif kind == "config":
             config.update({item.key or "/".join(item.nested_key): json.loads(item.value_json)
                            for item in record.config.update})
-    assert history == [(16, 0.5), (32, 1.5), (48, 2.5)]
+    assert sorted(history) == [(16, 0.5), (32, 1.5), (48, 2.5)]  # (two offline run folders, in any order)
     assert config["task"] == {"name": "Ant"} and config["seed"] == 3
 
 
