@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
 
 import numpy as np
 
@@ -53,6 +54,8 @@ class VideoRecorder:
         self.renderer = OffscreenRenderer(self.task.model, width, height)
         self._frames: list[np.ndarray] = []
         self._path: str | None = None
+        self._writer: ThreadPoolExecutor | None = None  # one thread: videos encoded in order, off the caller's thread
+        self._pending: list[Future] = []
 
     @property
     def recording(self) -> bool:
@@ -68,18 +71,43 @@ class VideoRecorder:
         frame = self.renderer.render(qpos[0]) if self.num_envs == 1 else self.renderer.render_grid(qpos)
         self._frames.append(frame)
 
-    def finish(self) -> str | None:
-        """Write the frames captured since :meth:`start` (atomically) and return the path (None without frames)."""
+    def finish(self, on_written: Callable[[str], None] | None = None, wait: bool = True) -> str | None:
+        """Write the frames captured since :meth:`start` (atomically) and return the path (None without frames).
+
+        ``wait=False`` encodes on a background thread (training goes on meanwhile) and calls ``on_written(path)``
+        there once the file is complete; :meth:`close` waits for those writes and raises the first error.
+        """
         path, frames = self._path, self._frames
         self._path, self._frames = None, []
         if path is None or not frames:
             return None
-        write_mp4(path, frames, self.fps)
+        if wait:
+            write_mp4(path, frames, self.fps)
+            if on_written is not None:
+                on_written(path)
+            return path
+
+        def write() -> None:
+            write_mp4(path, frames, self.fps)
+            if on_written is not None:
+                on_written(path)
+
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video")
+        self._pending = [f for f in self._pending if not f.done() or f.exception() is not None]
+        self._pending.append(self._writer.submit(write))
         return path
 
     def close(self) -> None:
+        """Write the video in progress, wait for the background writes (raising the first error), free the renderer."""
         self.finish()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
         self.renderer.close()
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
 
 
 def write_mp4(path: str, frames: list[np.ndarray], fps: float) -> None:

@@ -48,12 +48,14 @@ class VideoSchedule:
             self._finish()
 
     def _finish(self) -> None:
-        start, self._start = self._start, None
-        path = self.recorder.finish()
-        if path is not None:
+        start, self._start = int(self._start or 0), None
+
+        def written(path: str) -> None:  # on the recorder's writer thread, once the file is complete
             self.written.append(path)
             if self.on_video is not None:
-                self.on_video(path, int(start or 0))
+                self.on_video(path, start)
+
+        self.recorder.finish(on_written=written, wait=False)  # the encoding runs beside training
 
     def close(self) -> None:
         """Write the video in progress (if any) and free the renderer."""
