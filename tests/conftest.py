@@ -94,6 +94,15 @@ def read_scalars(run_dir) -> dict:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """One torch thread, restored afterwards: small networks, and no contention with the MuJoCo threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def scalars_reader():
     return read_scalars
 

@@ -46,13 +46,7 @@ SPEC_TAGS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One torch thread (restored afterwards): small networks, and no contention with the MuJoCo threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # (tests/conftest.py)
 
 
 def make_env(agent_name: str, num_envs: int, device: str, seed: int = 0):

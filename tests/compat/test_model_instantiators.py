@@ -103,14 +103,6 @@ def test_bad_definitions_say_what_is_valid(definition, message):
         gaussian_model(OBS, ACT, "cpu", network=NET, output="ACTIONS", return_source=True)
 
 
-@pytest.fixture
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_ppo_trains_instantiated_shared_model(tmp_path, one_torch_thread):
     set_seed(1)
     env = wrap_env(load_embedded_env(task_name="Cartpole", num_envs=8, device="cpu", seed=1,

@@ -28,12 +28,7 @@ from skrl_isaac.trainers.torch import SequentialTrainer
 from skrl_isaac.utils import set_seed
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # (tests/conftest.py)
 
 
 def make_env(task: str = "Cartpole", num_envs: int = 8, seed: int = 42):
