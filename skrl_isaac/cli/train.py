@@ -14,21 +14,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from skrl_isaac.cli.errors import CLIError
+from skrl_isaac.cli.errors import CLIError, optional_int
 from skrl_isaac.cli.resume import resume_config, run_folder
 
 CONFIG_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cfg")
-
-
-def _optional_int(cfg: DictConfig, key: str, minimum: int | None) -> int | None:
-    """``cfg[key]`` as an int (``>= minimum`` unless that is None), or None when unset (null or '')."""
-    value = cfg.get(key)
-    if value in ("", None):
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-        expected = "an integer" + (f" >= {minimum}" if minimum is not None else "")
-        raise CLIError(f"{key}={value!r} is not valid: expected {expected} (or leave it unset)")
-    return value
 
 
 def _optional_bool(cfg: DictConfig, key: str) -> bool | None:
@@ -57,11 +46,11 @@ def _device(value: str, key: str) -> str:
 def validate(cfg: DictConfig) -> dict[str, Any]:
     """Check the command-line values before any work; return the derived settings."""
     settings: dict[str, Any] = {
-        "num_envs": _optional_int(cfg, "num_envs", 1),
-        "max_iterations": _optional_int(cfg, "max_iterations", 1),
-        "test_timesteps": _optional_int(cfg, "test_timesteps", 1),
-        "write_interval": _optional_int(cfg, "write_interval", None),  # <= 0 disables
-        "checkpoint_interval": _optional_int(cfg, "checkpoint_interval", None),
+        "num_envs": optional_int(cfg, "num_envs", 1),
+        "max_iterations": optional_int(cfg, "max_iterations", 1),
+        "test_timesteps": optional_int(cfg, "test_timesteps", 1),
+        "write_interval": optional_int(cfg, "write_interval", None),  # <= 0 disables
+        "checkpoint_interval": optional_int(cfg, "checkpoint_interval", None),
         "memory_export": _optional_bool(cfg, "memory_export"),
         "print_episodes": _optional_bool(cfg, "print_episodes"),
     }

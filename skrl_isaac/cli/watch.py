@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from omegaconf import DictConfig
 
-from skrl_isaac.cli.errors import CLIError
+from skrl_isaac.cli.errors import CLIError, optional_int
 
 
 def validate_watch(cfg: DictConfig, settings: dict[str, Any]) -> None:
@@ -16,13 +16,7 @@ def validate_watch(cfg: DictConfig, settings: dict[str, Any]) -> None:
     from skrl_isaac.trackers import TrackerError, check_tracker
 
     def integer(key: str, minimum: int, optional: bool = False) -> int | None:
-        value = cfg.get(key)
-        if optional and value in ("", None):
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise CLIError(f"{key}={value!r} is not valid: expected an integer >= {minimum}"
-                           + (" (or leave it unset)" if optional else ""))
-        return value
+        return optional_int(cfg, key, minimum, required=not optional)
 
     if not isinstance(cfg.get("video"), bool):
         raise CLIError(f"video={cfg.get('video')!r} is not valid: expected True or False")
