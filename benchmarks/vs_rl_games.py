@@ -146,13 +146,28 @@ def rl_games_child(task: str, seed: int, num_envs: int, iterations: int, out: st
                                  mini_epochs=int(agent["learning_epochs"]),
                                  minibatch_size=num_envs * rollouts // int(agent["mini_batches"]),
                                  learning_rate=float(agent["learning_rate"]), seed=seed, torch_compile=False)
-    config["params"]["config"]["reward_shaper"]["scale_value"] = float(cfg.get("rewards_scale", 1.0))
-    config["params"]["config"]["critic_coef"] = float(agent.get("value_loss_scale", 2.0))
+    config["params"]["config"].update(rl_games_settings(cfg))
     with float32_matmul_kept():
         runner = Runner()
         runner.load(config)
         runner.reset()
         runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
+
+
+def rl_games_settings(cfg: dict) -> dict:
+    """rl_games' ``config`` keys for the hyper-parameters of our train config ``cfg``, each mapped to its
+    meaning there: rl_games' loss is ``a_loss + 0.5 * critic_coef * c_loss`` (so ``critic_coef`` is twice our
+    ``value_loss_scale``), and it clips gradients only with ``truncate_grads`` (our ``grad_norm_clip > 0``)."""
+    agent = cfg["agent"]
+    clip = float(agent.get("grad_norm_clip", 0.0) or 0.0)
+    scheduler_kwargs = agent.get("learning_rate_scheduler_kwargs") or {}
+    return {"reward_shaper": {"scale_value": float(cfg.get("rewards_scale", 1.0))},
+            "critic_coef": 2.0 * float(agent.get("value_loss_scale", 1.0)),
+            "truncate_grads": clip > 0, "grad_norm": clip if clip > 0 else 1.0,
+            "gamma": float(agent["discount_factor"]), "tau": float(agent["lambda"]),
+            "e_clip": float(agent["ratio_clip"]), "clip_value": bool(agent.get("clip_predicted_values", False)),
+            "entropy_coef": float(agent.get("entropy_loss_scale", 0.0)),
+            "kl_threshold": float(scheduler_kwargs.get("kl_threshold", 0.008))}
 
 
 def ratio(ours: float | None, theirs: float | None) -> str:

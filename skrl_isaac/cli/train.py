@@ -245,10 +245,15 @@ def run(cfg: DictConfig) -> Any:
             train_cfg["agent"]["state_preprocessor"] = "RunningStandardScaler"
 
     if use_isaacgym:
+        from skrl_isaac.cli.watch import isaacgym_video_overrides
+
         task_overrides = [o for o in overrides if o.startswith(("task.", "physics_engine="))]
-        task = load_isaacgymenvs_env(cfg.task.name, num_envs=settings["num_envs"], headless=cfg.headless,
+        video_overrides = isaacgym_video_overrides(cfg, settings)
+        task = load_isaacgymenvs_env(cfg.task.name, num_envs=settings["num_envs"],
+                                     headless=cfg.headless and not video_overrides,
                                      sim_device=settings["sim_device"], rl_device=settings["rl_device"],
-                                     seed=cfg.seed, overrides=task_overrides)
+                                     seed=cfg.seed,
+                                     overrides=task_overrides + video_overrides)
     else:
         engine = embedded_engine(cfg.physics_engine, settings["rl_device"])
         threads = cli_distributed.mujoco_threads(task_cfg) if engine == "mujoco" else None

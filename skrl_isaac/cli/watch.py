@@ -47,6 +47,22 @@ def validate_watch(cfg: DictConfig, settings: dict[str, Any]) -> None:
         raise CLIError('video needs imageio and imageio-ffmpeg: pip install -e ".[video]"')
 
 
+def isaacgym_video_overrides(cfg: DictConfig, settings: dict[str, Any]) -> list[str]:
+    """IsaacGymEnvs' overrides that make its task render frames for a video (none without one): its virtual
+    screen capture (``capture_video=True``: the viewer opens on an X display in memory, which needs
+    pyvirtualdisplay and Xvfb) and, when the user asked for no viewer, ``force_render=False`` (drawn only for
+    the frames recorded)."""
+    if not (settings["video"] or settings["video_interval"]):
+        return []
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyvirtualdisplay") is None or shutil.which("Xvfb") is None:
+        raise CLIError("video with Isaac Gym records IsaacGymEnvs' virtual screen (capture_video): it needs "
+                       "`pip install pyvirtualdisplay` and Xvfb (`apt-get install xvfb` on Debian/Ubuntu)")
+    return ["capture_video=True"] + (["force_render=False"] if cfg.headless else [])
+
+
 def _video_installed() -> bool:
     import importlib.util
 
@@ -62,10 +78,7 @@ def _recorder(run: Any) -> Any:
                                  num_envs=settings["video_envs"])
     except (ValueError, RenderError) as e:
         raise CLIError(str(e)) from None
-    from skrl_isaac.video.render import rendering_backend
-
-    print(f"[skrl_isaac] video: offscreen rendering with MuJoCo's {rendering_backend()} backend, "
-          f"{recorder.fps:.0f} fps, {settings['video_width']}x{settings['video_height']}"
+    print(f"[skrl_isaac] video: {recorder.source.description}, {recorder.fps:.0f} fps, {settings['video_width']}x{settings['video_height']}"
           + (f", {settings['video_envs']} envs" if settings["video_envs"] > 1 else ""), flush=True)
     return recorder
 

@@ -1,4 +1,4 @@
-"""mp4 videos of a task's first environments, one frame per control step."""
+"""mp4 videos of a task's first environments (or of its own rendering), one frame per control step."""
 
 from __future__ import annotations
 
@@ -8,50 +8,32 @@ from typing import Any, Callable
 
 import numpy as np
 
-from skrl_isaac.video.render import OffscreenRenderer
-
-
-def frames_per_second(task: Any) -> float:
-    """The video frame rate of one frame per control step: ``1 / (dt * controlFrequencyInv)``."""
-    return 1.0 / (float(task.dt) * int(getattr(task, "control_freq_inv", 1)))
-
-
-def _render_source(task: Any) -> Any:
-    """The embedded task under its wrappers (``wrap_env``'s ``_env``), or an error naming what is missing."""
-    for _ in range(8):
-        inner = getattr(task, "_env", None)
-        if inner is None:
-            break
-        task = inner
-    if not hasattr(task, "render_qpos") or not hasattr(task, "model"):
-        raise ValueError("video needs a task that hands out its MuJoCo state (the embedded suite); "
-                         "Isaac Gym tasks record with their own render() instead")
-    return task
+from skrl_isaac.video.frames import frame_source, frames_per_second
 
 
 class VideoRecorder:
     """Records the first ``num_envs`` environments of ``task`` into mp4 files.
 
-    :param task: an embedded task (or a wrapper around one) with ``model``, ``dt`` and ``render_qpos(count)``
+    :param task: an embedded task (or a wrapper around one) with ``model``, ``dt`` and ``render_qpos(count)``,
+        drawn offscreen by MuJoCo; or a task that renders itself (``render(mode="rgb_array")``, e.g. an
+        IsaacGymEnvs task with its virtual screen capture)
     :param width: frame width in pixels (of one environment's tile)
     :param height: frame height in pixels
-    :param num_envs: environments shown, tiled in a grid (1: env 0 alone)
+    :param num_envs: environments shown, tiled in a grid (1: env 0 alone; embedded tasks only)
 
-    Call :meth:`start` with the file to write, :meth:`capture` after each step (it reads the positions of
-    ``num_envs`` environments: one small device-to-host copy per frame), then :meth:`finish`.
+    Call :meth:`start` with the file to write, :meth:`capture` after each step (for an embedded task it reads
+    the positions of ``num_envs`` environments: one small device-to-host copy per frame), then :meth:`finish`.
     """
 
     def __init__(self, task: Any, width: int = 640, height: int = 480, num_envs: int = 1) -> None:
-        self.task = _render_source(task)
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise ImportError('video needs imageio and imageio-ffmpeg: pip install -e ".[video]"') from None
-        if not 1 <= num_envs <= self.task.num_envs:
-            raise ValueError(f"video_envs={num_envs} is not valid: expected 1 to num_envs ({self.task.num_envs})")
+        self.source = frame_source(task, width, height, num_envs)
+        self.task = self.source.task
         self.num_envs = int(num_envs)
         self.fps = frames_per_second(self.task)
-        self.renderer = OffscreenRenderer(self.task.model, width, height)
         self._frames: list[np.ndarray] = []
         self._path: str | None = None
         self._writer: ThreadPoolExecutor | None = None  # one thread: videos encoded in order, off the caller's thread
@@ -67,9 +49,7 @@ class VideoRecorder:
 
     def capture(self) -> None:
         """Add the current state of the recorded environments as one frame."""
-        qpos = np.asarray(self.task.render_qpos(self.num_envs), dtype=np.float64)
-        frame = self.renderer.render(qpos[0]) if self.num_envs == 1 else self.renderer.render_grid(qpos)
-        self._frames.append(frame)
+        self._frames.append(self.source.capture())
 
     def finish(self, on_written: Callable[[str], None] | None = None, wait: bool = True) -> str | None:
         """Write the frames captured since :meth:`start` (atomically) and return the path (None without frames).
@@ -104,7 +84,7 @@ class VideoRecorder:
         if self._writer is not None:
             self._writer.shutdown(wait=True)
             self._writer = None
-        self.renderer.close()
+        self.source.close()
         pending, self._pending = self._pending, []
         for future in pending:
             future.result()

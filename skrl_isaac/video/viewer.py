@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import Any
 
-from skrl_isaac.video.recorder import _render_source
+from skrl_isaac.video.frames import unwrapped
 
 
 class ViewerError(RuntimeError):
@@ -58,7 +58,10 @@ class LiveViewer:
         import mujoco.viewer
 
         _probe_display()
-        self.task = _render_source(task)
+        self.task = unwrapped(task)
+        if not hasattr(self.task, "render_qpos") or not hasattr(self.task, "model"):
+            raise ViewerError(f"the live viewer shows the embedded MuJoCo tasks; {type(self.task).__name__} hands out "
+                              "no MuJoCo state")
         self._data = mujoco.MjData(self.task.model)
         self._mujoco = mujoco
         before = set(threading.enumerate())

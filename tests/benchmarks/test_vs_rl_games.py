@@ -10,7 +10,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "benchmarks"))
 
-from vs_rl_games import Curve, first_crossing, report, summarize, value_at  # noqa: E402
+from vs_rl_games import Curve, first_crossing, report, rl_games_settings, summarize, train_cfg, value_at  # noqa: E402
 
 
 def curve(learner, seed, steps, seconds, returns):
@@ -34,3 +34,12 @@ def test_report_gives_ratios_per_seed_and_their_median():
     assert "['0.67', 'n/a (not reached by ours)']; median 0.67" in lines[-2]
     assert "['0.33', 'n/a (not reached by ours)']; median 0.33" in lines[-1]
     assert summarize(curves[2], 400.0).steps_to_threshold is None
+
+
+def test_rl_games_settings_keep_each_hyper_parameter_meaning():
+    ant, humanoid = rl_games_settings(train_cfg("Ant")), rl_games_settings(train_cfg("Humanoid"))
+    # IsaacGymEnvs: AntPPO critic_coef 2 without gradient truncation, HumanoidPPO critic_coef 4 truncated at 1.0
+    assert (ant["critic_coef"], ant["truncate_grads"]) == (2.0, False)
+    assert (humanoid["critic_coef"], humanoid["truncate_grads"], humanoid["grad_norm"]) == (4.0, True, 1.0)
+    assert ant["reward_shaper"] == {"scale_value": 0.01} and ant["gamma"] == 0.99 and ant["tau"] == 0.95
+    assert ant["e_clip"] == 0.2 and ant["clip_value"] is True and ant["kl_threshold"] == 0.008

@@ -163,6 +163,36 @@ def test_isaacgymenvs_task_when_isaacgymenvs_is_importable(tmp_path):
     assert "task Ant (embedded MuJoCo suite)" in embedded.stdout
 
 
+def test_isaacgymenvs_videos_come_from_its_virtual_screen(tmp_path):
+    """video_interval / video=True with an IsaacGymEnvs task: capture_video (the viewer on a virtual display) and
+    the task's own render(); the mp4 files decode with the requested size."""
+    import importlib.util
+
+    import imageio.v3 as iio
+
+    spec = importlib.util.spec_from_file_location("fake_isaacgym", ROOT / "tests" / "envs" / "fake_isaacgym.py")
+    fake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake)
+    paths = fake.build(tmp_path / "pkgs")
+    env = python_env(ROOT, paths["python"], paths["repo"])
+    common = ["task=Ant", "num_envs=2", "rl_device=cpu", "sim_device=cpu", "task.env.episodeLength=20",
+              "video_length=5", "video_width=64", "video_height=48"]
+    train = subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *common, "max_iterations=2",
+                            "experiment=ige", "video_interval=16"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert "video: the task's own render(mode='rgb_array')" in train.stdout
+    videos = tmp_path / "runs" / "ige" / "videos"
+    assert sorted(os.listdir(videos)) == ["0.mp4", "16.mp4"]
+    frames = iio.imread(videos / "16.mp4", plugin="FFMPEG")
+    assert frames.shape == (5, 48, 64, 3) and frames.std() > 10
+    play = subprocess.run([sys.executable, str(ROOT / "train_isaac.py"), *common, "test=True", "video=True",
+                           f"checkpoint={tmp_path / 'runs' / 'ige' / 'checkpoints' / '32_policy.pt'}",
+                           "test_timesteps=8"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert play.returncode == 0, play.stderr[-3000:]
+    assert iio.imread(videos / "play_32.mp4", plugin="FFMPEG").shape == (5, 48, 64, 3)
+
+
 def test_the_cli_module_imports_neither_torch_nor_isaacgym(tmp_path):
     """A machine without Isaac Gym starts fast: importing the CLI loads no torch (the engine is decided first)."""
     code = "import sys, skrl_isaac.cli.train; print(sorted(m for m in ('torch', 'isaacgym', 'numpy') if m in sys.modules))"

@@ -2,7 +2,8 @@
 
 ``build(root)`` writes::
 
-    root/python/isaacgym/{__init__,gymapi,gymutil,gymtorch}.py      the names the loaders/tasks touch
+    root/python/isaacgym/{__init__,gymapi,gymutil,gymtorch}.py      the names the loaders/tasks touch (a viewer too)
+    root/python/pyvirtualdisplay/smartdisplay.py, _x_screen.py        IsaacGymEnvs' virtual screen and what it grabs
     root/python/rlgpu/utils/{config,parse_task}.py                    Preview 2: get_args/load_cfg/parse_sim_params/parse_task
     root/python/rlgpu/tasks/base/{base_task,vec_task}.py             BaseTask, VecTask, VecTaskPython
     root/python/rlgpu/tasks/counting.py, cfg/counting.yaml, cfg/train/counting_ppo.yaml
@@ -105,6 +106,7 @@ class Sim:
 
     def __init__(self, physics_engine, sim_params):
         self.physics_engine, self.sim_params, self.physics = physics_engine, sim_params, None
+        self.draw = None  # what the viewer shows: a callable returning an (H, W, 3) uint8 image
 
 
 class Gym:
@@ -124,9 +126,78 @@ class Gym:
     def destroy_sim(self, sim):
         sim.physics = None
 
+    # the viewer: a window on the X display, here the test double's screen (python/_x_screen.py)
+    def create_viewer(self, sim, camera_properties):
+        import _x_screen
+
+        if not _x_screen.DISPLAYS:
+            return None  # as the real viewer: no display, no window
+        return Viewer(sim)
+
+    def query_viewer_has_closed(self, viewer):
+        return False
+
+    def step_graphics(self, sim):
+        pass
+
+    def draw_viewer(self, viewer, sim, render_collision=True):
+        import _x_screen
+
+        if sim.draw is not None:
+            _x_screen.SCREEN = sim.draw()
+
+    def sync_frame_time(self, sim):
+        pass
+
+    def poll_viewer_events(self, viewer):
+        pass
+
+    def destroy_viewer(self, viewer):
+        pass
+
+
+class CameraProperties:
+    width, height = 1280, 720
+
+
+class Viewer:
+    def __init__(self, sim):
+        self.sim = sim
+
 
 def acquire_gym():
     return Gym()
+'''
+
+# the X server the viewer draws on and pyvirtualdisplay grabs from (the test double of Xvfb)
+FILES["python/_x_screen.py"] = '''
+DISPLAYS = []  # the virtual displays started
+SCREEN = None  # the last frame the viewer drew: (H, W, 3) uint8
+'''
+
+# pyvirtualdisplay's SmartDisplay, as IsaacGymEnvs' virtual screen capture uses it
+FILES["python/pyvirtualdisplay/__init__.py"] = ""
+FILES["python/pyvirtualdisplay/smartdisplay.py"] = '''
+import numpy as np
+
+import _x_screen
+
+
+class SmartDisplay:
+    def __init__(self, size=(1024, 768), **kwargs):
+        self.size = size
+
+    def start(self):
+        _x_screen.DISPLAYS.append(self)
+        return self
+
+    def stop(self):
+        _x_screen.DISPLAYS.remove(self)
+
+    def grab(self, autocrop=True):
+        from PIL import Image
+
+        return None if _x_screen.SCREEN is None else Image.fromarray(_x_screen.SCREEN)
 '''
 
 FILES["python/isaacgym/gymutil.py"] = '''
@@ -587,17 +658,36 @@ class VecTask(Env):
         super().__init__(config, rl_device, sim_device, graphics_device_id, headless)
         self.cfg = config
         self.virtual_screen_capture = virtual_screen_capture
+        self.virtual_display = None
+        if self.virtual_screen_capture:  # as IsaacGymEnvs: an X display in memory the viewer opens on
+            from pyvirtualdisplay.smartdisplay import SmartDisplay
+
+            self.virtual_display = SmartDisplay(size=(1027, 768))
+            self.virtual_display.start()
         self.force_render = force_render
         self.max_episode_length = config["env"].get("episodeLength", 1000)
         self.gym = gymapi.acquire_gym()
         self.sim_params = gymapi.SimParams()
+        self.dt = self.sim_params.dt
         self.physics_engine = gymapi.SIM_PHYSX
         self.render_calls = 0
         self.closed = False
         self.obs_dict = {}
         self.create_sim()
         self.gym.prepare_sim(self.sim)
+        self.sim.draw = self._draw
+        self.viewer = None
+        if not self.headless:
+            self.viewer = self.gym.create_viewer(self.sim, gymapi.CameraProperties())
         self.allocate_buffers()
+
+    def _draw(self):
+        """What the viewer shows of the scene: env 0's observations as bars (the double's stand-in for a 3D view)."""
+        values = torch.sigmoid(self.obs_buf[0].detach().float().cpu()).numpy()
+        image = np.zeros((48, 64, 3), dtype=np.uint8)
+        for j, v in enumerate(values[:16]):
+            image[48 - int(v * 47) - 1:, 4 * j:4 * j + 3] = (255, int(255 * v), 64)
+        return image
 
     def allocate_buffers(self):
         n = self.num_envs
@@ -656,10 +746,18 @@ class VecTask(Env):
 
     def render(self, mode="rgb_array"):
         self.render_calls += 1
-        return None
+        if self.viewer:
+            self.gym.step_graphics(self.sim)
+            self.gym.draw_viewer(self.viewer, self.sim, True)
+            self.gym.sync_frame_time(self.sim)
+            if self.virtual_display and mode == "rgb_array":
+                img = self.virtual_display.grab()
+                return np.array(img)
 
     def close(self):
         self.closed = True
+        if self.virtual_display is not None:
+            self.virtual_display.stop()
         self.gym.destroy_sim(self.sim)
 '''
 
@@ -775,7 +873,7 @@ def build(root, import_order_check: bool = True) -> dict[str, str]:
     }
 
 
-FAKE_MODULES = ("isaacgym", "isaacgymenvs", "tasks", "utils", "gym")
+FAKE_MODULES = ("isaacgym", "isaacgymenvs", "tasks", "utils", "gym", "pyvirtualdisplay", "_x_screen")
 
 
 def unload() -> None:

@@ -6,6 +6,7 @@ import os
 import sys
 
 import gymnasium
+import numpy as np
 import pytest
 import torch
 
@@ -134,6 +135,48 @@ def test_isaacgymenvs_ant_delegates_to_embedded_physics(fake):
         torch.testing.assert_close(obs, ref_obs["obs"].clamp(-5, 5))
         torch.testing.assert_close(rewards.view(-1), ref_rew)
         torch.testing.assert_close((terminated | truncated).view(-1), ref_reset.bool())
+
+
+def test_isaacgymenvs_task_seed_is_seed_plus_rank_under_torchrun(fake, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    task = load_isaacgymenvs_env("Ant", num_envs=2, sim_device="cpu", rl_device="cpu", seed=3)
+    assert task.cfg["seed"] == 4  # rank 1 of seed 3: as IsaacGymEnvs' own multi-GPU training
+    reference = envs.make("Ant", 2, device="cpu", seed=4)
+    torch.testing.assert_close(task.reset()["obs"], reference.step(torch.zeros((2, 8)))[0]["obs"].clamp(-5, 5))
+
+
+def test_virtual_screen_capture_frames_through_the_video_recorder(fake, tmp_path):
+    """IsaacGymEnvs' capture_video: the viewer opens on the virtual display and render() returns its image."""
+    import imageio.v3 as iio
+
+    from skrl_isaac.video import VideoRecorder
+
+    task = load_isaacgymenvs_env("Ant", num_envs=2, headless=False, sim_device="cpu", rl_device="cpu", seed=0,
+                                 overrides=["capture_video=True", "force_render=False"])
+    env = wrap_env(task, verbose=False)
+    env.reset()
+    recorder = VideoRecorder(env, 80, 60)
+    assert recorder.task is task and recorder.fps == pytest.approx(1.0 / task.dt)
+    recorder.start(str(tmp_path / "ige.mp4"))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(6):
+        env.step(torch.rand((2, 8), generator=gen) * 2 - 1)
+        recorder.capture()
+    recorder.close()
+    frames = iio.imread(tmp_path / "ige.mp4", plugin="FFMPEG")
+    assert frames.shape == (6, 60, 80, 3)  # the 64x48 screen scaled to the video's size
+    assert frames.std() > 10 and np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1
+
+
+def test_a_task_without_an_image_is_one_error(fake):
+    from skrl_isaac.video import VideoRecorder
+
+    task = load_isaacgymenvs_env("Ant", num_envs=2, headless=True, sim_device="cpu", rl_device="cpu")
+    with pytest.raises(ValueError, match=r"Ant.render\(mode='rgb_array'\) returned no image: .*capture_video=True"):
+        VideoRecorder(task, 32, 32)
+    with pytest.raises(ValueError, match="video_envs=2 is not valid for Ant"):
+        VideoRecorder(task, 32, 32, num_envs=2)
 
 
 def test_load_isaacgymenvs_env_keeps_a_running_hydra_app(fake, tmp_path):

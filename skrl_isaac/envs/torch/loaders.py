@@ -331,9 +331,14 @@ def load_isaacgymenvs_env(task_name: str, num_envs: int | None = None, headless:
     :param headless: no viewer
     :param sim_device: simulation device (``"cpu"`` selects IsaacGymEnvs' CPU pipeline)
     :param rl_device: device of observations/rewards
-    :param seed: seed (``seed=`` override, and ``cfg["seed"]`` of the task)
+    :param seed: seed (``seed=`` override, and ``cfg["seed"]`` of the task; under torchrun rank ``r`` uses
+        ``seed + r``, as IsaacGymEnvs' own multi-GPU training does)
     :param overrides: further IsaacGymEnvs hydra overrides, e.g. ``["physics_engine=flex", "task.env.episodeLength=500"]``
     """
+    if seed is not None:  # different episodes per rank
+        from skrl_isaac.utils.distributed import rank_seed
+
+        seed = rank_seed(seed)
     args = [f"task={task_name}", f"headless={bool(headless)}", f"sim_device={sim_device}", f"rl_device={rl_device}"]
     if num_envs is not None:
         args.append(f"num_envs={int(num_envs)}")
