@@ -5,7 +5,8 @@ hyper-parameters mapped the same way on both sides from our train config (``skrl
 rollouts -> horizon_length, learning_epochs -> mini_epochs, num_envs * rollouts / mini_batches -> minibatch_size,
 learning rate, KL-adaptive schedule, network sizes, reward scale, value/advantage normalization. Each run is a
 child process (ours: ``train_isaac.py``; rl_games: its ``Runner`` through :mod:`skrl_isaac.interop.rl_games`), and
-the curves come from the runs' TensorBoard files (ours: ``Reward / Total reward (mean)``; rl_games: ``rewards/step``),
+the curves come from the runs' TensorBoard files, the mean return of the last 100 finished episodes on both sides
+(ours: ``Reward / Total reward (last 100 episodes)``; rl_games: ``rewards/step``),
 with wall time measured from each child's launch.
 
 Printed per seed and as medians: env-steps and seconds to ``--threshold``, the ratio ours / rl_games of each
@@ -36,7 +37,8 @@ if ROOT not in sys.path:
 from skrl_isaac.utils.processes import python_env  # noqa: E402
 
 THRESHOLDS = {"Ant": 3000.0, "Cartpole": 400.0, "Humanoid": 3000.0}
-OUR_TAG, RL_GAMES_TAG = "Reward / Total reward (mean)", "rewards/step"
+# both: the mean return of the last 100 finished episodes (rl_games' games_to_track; our best_window)
+OUR_TAG, RL_GAMES_TAG = "Reward / Total reward (last 100 episodes)", "rewards/step"
 
 
 @dataclass

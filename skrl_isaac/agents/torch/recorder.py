@@ -28,7 +28,8 @@ EXPERIMENT_DEFAULT_CONFIG: dict[str, Any] = {
     "write_interval": 250,          # TensorBoard writing interval (timesteps); <= 0 disables it
     "checkpoint_interval": 1000,    # interval for checkpoints (timesteps); <= 0 disables them
     "checkpoint_policy_only": True,  # checkpoint the policy only (True) or every model (False)
-    "best_window": 100,             # best_<model>.pt: best mean return of this many last finished episodes (<= 0: off)
+    "best_window": 100,             # mean return of this many last finished episodes: best_<model>.pt's measure and
+                                    # TensorBoard's "Reward / Total reward (last <n> episodes)" (<= 0: off)
 }
 
 
@@ -61,6 +62,11 @@ class ExperimentConfig:
 
 class TrainingDiverged(RuntimeError):
     """A loss or a parameter became NaN/inf: training stops, the newest checkpoint is the last good one."""
+
+
+def window_return_tag(window: int) -> str:
+    """The TensorBoard tag of the mean return of the last ``window`` finished episodes (``best_window``)."""
+    return f"Reward / Total reward (last {int(window)} episodes)"
 
 
 class RunRecorder:
@@ -108,9 +114,8 @@ class RunRecorder:
 
                 self.writer = SummaryWriter(log_dir=self.experiment_dir)
             if self.tracker is None:
-                # the last-episodes window feeds only the best checkpoint: no ring to keep without checkpoints
-                window = self.cfg.best_window if self.cfg.checkpoint_interval > 0 else 0
-                self.tracker = Tracker(num_envs, self.device, window=window)
+                # the last-episodes window: the best checkpoint's measure, and the smoothed return curve
+                self.tracker = Tracker(num_envs, self.device, window=self.cfg.best_window)
 
     def attach_experiment_tracker(self, tracker: Any) -> None:
         """Mirror every scalar written from now on to ``tracker`` (W&B, MLflow: :mod:`skrl_isaac.trackers`); an open
@@ -187,6 +192,9 @@ class RunRecorder:
         if self.writer is not None:
             for tag, value in summary.scalars.items():
                 self.writer.add_scalar(tag, value, global_step=timestep)
+            if summary.window_mean is not None:  # rl_games' rewards/step: the mean of the last finished episodes
+                self.writer.add_scalar(window_return_tag(self.cfg.best_window), summary.window_mean,
+                                       global_step=timestep)
             self.writer.flush()
         new_best = (self.cfg.checkpoint_interval > 0 and summary.window_mean is not None
                     and summary.window_mean > self.best_return)
