@@ -100,25 +100,35 @@ def read_curve(run_dir: str, tag: str, learner: str, seed: int, started: float, 
                  np.array([points[s][1] for s in steps]))
 
 
-def train_cfg(task: str) -> dict:
+def train_cfg(task: str, agent: str = "PPO") -> dict:
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(OmegaConf.load(os.path.join(ROOT, "skrl_isaac", "cfg", "train", f"{task}PPO.yaml")))
+    return OmegaConf.to_container(OmegaConf.load(os.path.join(ROOT, "skrl_isaac", "cfg", "train", f"{task}{agent}.yaml")))
 
 
-def run_ours(task: str, seed: int, num_envs: int, iterations: int, out: str) -> Curve:
-    rollouts = int(train_cfg(task)["agent"]["rollouts"])
-    name = f"ours_{task}_{seed}"
-    command = [sys.executable, os.path.join(ROOT, "train_isaac.py"), f"task={task}", f"seed={seed}",
-               f"num_envs={num_envs}", f"max_iterations={iterations}", f"experiment={name}",
-               f"write_interval={rollouts}", "checkpoint_interval=0", f"train.agent.experiment.directory={out}"]
+def label(task: str, agent: str) -> str:
+    """The runs' and files' name of a comparison: the task for PPO (``Ant``), task and agent otherwise (``AntSAC``)."""
+    return task if agent == "PPO" else f"{task}{agent}"
+
+
+def steps_per_iteration(cfg: dict) -> int:
+    """Env steps of all envs per iteration: PPO's ``rollouts``, the off-policy configs' ``horizon``."""
+    return int(cfg["agent"]["rollouts"]) if cfg["agent"]["class"] == "PPO" else int(cfg["horizon"])
+
+
+def run_ours(task: str, seed: int, num_envs: int, iterations: int, out: str, agent: str = "PPO") -> Curve:
+    per_iteration = steps_per_iteration(train_cfg(task, agent))
+    name = f"ours_{label(task, agent)}_{seed}"
+    command = [sys.executable, os.path.join(ROOT, "train_isaac.py"), f"task={task}", f"train={task}{agent}",
+               f"seed={seed}", f"num_envs={num_envs}", f"max_iterations={iterations}", f"experiment={name}",
+               f"write_interval={per_iteration}", "checkpoint_interval=0", f"train.agent.experiment.directory={out}"]
     return read_curve(os.path.join(out, name), OUR_TAG, "ours", seed, _run_child(command, out, name), num_envs)
 
 
-def run_rl_games(task: str, seed: int, num_envs: int, iterations: int, out: str) -> Curve:
-    name = f"rl_games_{task}_{seed}"
-    command = [sys.executable, os.path.abspath(__file__), "--rl-games-child", "--task", task, "--seeds", str(seed),
-               "--num-envs", str(num_envs), "--iterations", str(iterations), "--out", out]
+def run_rl_games(task: str, seed: int, num_envs: int, iterations: int, out: str, agent: str = "PPO") -> Curve:
+    name = f"rl_games_{label(task, agent)}_{seed}"
+    command = [sys.executable, os.path.abspath(__file__), "--rl-games-child", "--task", task, "--agent", agent,
+               "--seeds", str(seed), "--num-envs", str(num_envs), "--iterations", str(iterations), "--out", out]
     return read_curve(os.path.join(out, name), RL_GAMES_TAG, "rl_games", seed, _run_child(command, out, name), 1)
 
 
@@ -132,17 +142,26 @@ def _run_child(command: list[str], out: str, name: str) -> float:
     return started
 
 
-def rl_games_child(task: str, seed: int, num_envs: int, iterations: int, out: str) -> None:
-    """Train rl_games' PPO with our train config's hyper-parameters mapped to rl_games' keys."""
+def rl_games_child(task: str, seed: int, num_envs: int, iterations: int, out: str, agent_name: str = "PPO") -> None:
+    """Train rl_games' PPO (or SAC) with our train config's hyper-parameters mapped to rl_games' keys."""
     from rl_games.torch_runner import Runner
 
     from skrl_isaac.interop.rl_games import float32_matmul_kept, register_rl_games_env, rl_games_ppo_config
 
-    cfg = train_cfg(task)
+    cfg = train_cfg(task, agent_name)
     agent, policy = cfg["agent"], cfg["models"]["policy"]
-    rollouts = int(agent["rollouts"])
     env_name = register_rl_games_env(task, num_envs=num_envs, device="cpu", seed=seed)
-    config = rl_games_ppo_config(env_name, num_envs, "cpu", name=f"rl_games_{task}_{seed}", train_dir=out,
+    name = f"rl_games_{label(task, agent_name)}_{seed}"
+    if agent_name == "SAC":
+        config = rl_games_sac_config(cfg, env_name, num_envs, name, out, iterations, seed)
+        with float32_matmul_kept():
+            runner = Runner()
+            runner.load(config)
+            runner.reset()
+            runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
+        return
+    rollouts = int(agent["rollouts"])
+    config = rl_games_ppo_config(env_name, num_envs, "cpu", name=name, train_dir=out,
                                  units=tuple(policy["hiddens"]), activation=policy.get("activation", "elu"),
                                  horizon_length=rollouts, max_epochs=iterations,
                                  mini_epochs=int(agent["learning_epochs"]),
@@ -170,6 +189,39 @@ def rl_games_settings(cfg: dict) -> dict:
             "e_clip": float(agent["ratio_clip"]), "clip_value": bool(agent.get("clip_predicted_values", False)),
             "entropy_coef": float(agent.get("entropy_loss_scale", 0.0)),
             "kl_threshold": float(scheduler_kwargs.get("kl_threshold", 0.008))}
+
+
+def rl_games_sac_config(cfg: dict, env_name: str, num_envs: int, name: str, out: str, iterations: int,
+                        seed: int) -> dict:
+    """rl_games' SAC config (IsaacGymEnvs' AntSAC layout) with our SAC train config's values: one rl_games epoch is
+    ``horizon`` env steps (``num_steps_per_episode``), seed and warm-up steps are our random and learning-start
+    timesteps in epochs, the replay buffer holds ``memory_size * num_envs`` transitions. Keys AntSAC leaves out
+    keep rl_games' defaults (as a user running AntSAC gets them)."""
+    agent, policy = cfg["agent"], cfg["models"]["policy"]
+    horizon = int(cfg["horizon"])
+    return {"params": {
+        "seed": seed,
+        "algo": {"name": "sac"},
+        "model": {"name": "soft_actor_critic"},
+        "network": {"name": "soft_actor_critic", "separate": True, "space": {"continuous": None},
+                    "mlp": {"units": list(policy["hiddens"]), "activation": policy.get("activation", "relu"),
+                            "initializer": {"name": "default"}},
+                    "log_std_bounds": [-5, 2]},
+        "config": {
+            "name": name, "full_experiment_name": name, "env_name": env_name, "train_dir": out, "device": "cpu",
+            "normalize_input": agent.get("state_preprocessor") is not None,
+            "reward_shaper": {"scale_value": float(cfg.get("rewards_scale", 1.0))},
+            "max_epochs": iterations, "num_steps_per_episode": horizon, "save_best_after": iterations + 1,
+            "save_frequency": 0, "print_stats": False,
+            "gamma": float(agent["discount_factor"]), "init_alpha": float(agent["initial_entropy_value"]),
+            "alpha_lr": float(agent["entropy_learning_rate"]), "actor_lr": float(agent["actor_learning_rate"]),
+            "critic_lr": float(agent["critic_learning_rate"]), "critic_tau": float(agent["polyak"]),
+            "batch_size": int(agent["batch_size"]), "learnable_temperature": bool(agent["learn_entropy"]),
+            "num_seed_steps": int(agent["random_timesteps"]) // horizon,
+            "num_warmup_steps": int(agent["learning_starts"]) // horizon,
+            "replay_buffer_size": int(cfg["memory"]["memory_size"]) * num_envs, "num_actors": num_envs,
+        },
+    }}
 
 
 def ratio(ours: float | None, theirs: float | None) -> str:
@@ -222,7 +274,7 @@ def plot(task: str, curves: list[Curve], path: str) -> None:
                         label=learner if k == 0 else None)
         ax.set_xlabel(label)
         ax.set_ylabel("mean episode return")
-        ax.set_title(f"{task} PPO")
+        ax.set_title(task)
         ax.grid(alpha=0.3)
         ax.legend()
     figure.savefig(path, dpi=100)
@@ -231,6 +283,7 @@ def plot(task: str, curves: list[Curve], path: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="Cartpole", choices=sorted(THRESHOLDS))
+    parser.add_argument("--agent", default="PPO", choices=["PPO", "SAC"], help="train config <Task><agent>.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2])
     parser.add_argument("--num-envs", type=int, default=512)
     parser.add_argument("--iterations", type=int, default=100, help="PPO iterations (rollout + update) per run")
@@ -242,23 +295,24 @@ def main(argv: list[str] | None = None) -> int:
     out = os.path.abspath(args.out or __import__("tempfile").mkdtemp(prefix="vs_rl_games_"))
     os.makedirs(out, exist_ok=True)
     if args.rl_games_child:
-        rl_games_child(args.task, args.seeds[0], args.num_envs, args.iterations, out)
+        rl_games_child(args.task, args.seeds[0], args.num_envs, args.iterations, out, args.agent)
         return 0
     threshold = THRESHOLDS[args.task] if args.threshold is None else args.threshold
     curves = []
     for seed in args.seeds:
         for learner in args.learners:  # alternating, so load from elsewhere hits both alike
             run = run_ours if learner == "ours" else run_rl_games
-            curves.append(run(args.task, seed, args.num_envs, args.iterations, out))
+            curves.append(run(args.task, seed, args.num_envs, args.iterations, out, args.agent))
             print(f"{learner} seed {seed}: final return {curves[-1].returns[-1]:.1f} after "
                   f"{curves[-1].env_steps[-1]} env-steps, {curves[-1].seconds[-1]:.0f} s", flush=True)
-    lines = report(args.task, curves, threshold) if len(args.learners) == 2 else []
+    name = label(args.task, args.agent)
+    lines = report(name, curves, threshold) if len(args.learners) == 2 else []
     print("\n".join(lines))
-    plot(args.task, curves, os.path.join(out, f"{args.task}_vs_rl_games.png"))
-    with open(os.path.join(out, f"{args.task}_vs_rl_games.json"), "w") as f:
+    plot(f"{args.task} {args.agent}", curves, os.path.join(out, f"{name}_vs_rl_games.png"))
+    with open(os.path.join(out, f"{name}_vs_rl_games.json"), "w") as f:
         json.dump({"threshold": threshold, "num_envs": args.num_envs, "iterations": args.iterations,
-                   "summaries": [asdict(summarize(c, threshold)) for c in curves]}, f, indent=1)
-    print(f"curves: {os.path.join(out, f'{args.task}_vs_rl_games.png')}")
+                   "agent": args.agent, "summaries": [asdict(summarize(c, threshold)) for c in curves]}, f, indent=1)
+    print(f"curves: {os.path.join(out, f'{name}_vs_rl_games.png')}")
     return 0
 
 

@@ -274,7 +274,7 @@ def test_no_host_sync_per_step(agent_name, device, tmp_path, host_sync_guard):
 # -- CLI: the shipped train configs run ---------------------------------------------------------
 @pytest.mark.parametrize("task,train_cfg,agent_name", [
     ("Cartpole", "CartpoleSAC", "SAC"), ("Cartpole", "CartpoleTD3", "TD3"), ("Cartpole", "CartpoleDDPG", "DDPG"),
-    ("CartpoleDiscrete", "CartpoleDiscreteDQN", "DQN"), ("Cartpole", None, "PPO"),
+    ("CartpoleDiscrete", "CartpoleDiscreteDQN", "DQN"), ("Cartpole", None, "PPO"), ("Ant", "AntSAC", "SAC"),
 ])
 def test_cli_train_configs(task, train_cfg, agent_name, tmp_path, scalars_reader):
     import subprocess
@@ -286,7 +286,8 @@ def test_cli_train_configs(task, train_cfg, agent_name, tmp_path, scalars_reader
     overrides = [f"task={task}", "num_envs=4", f"max_iterations={iterations}", "experiment=smoke", "write_interval=32",
                  "checkpoint_interval=64", "rl_device=cpu", "task.sim.mujoco.nthread=1"]
     if train_cfg is not None:
-        overrides += [f"train={train_cfg}", "train.agent.learning_starts=8", "train.agent.batch_size=16"]
+        overrides += [f"train={train_cfg}", "train.agent.learning_starts=8", "train.agent.batch_size=16",
+                      "train.horizon=16", "train.agent.random_timesteps=4"]  # AntSAC's are 8 and 40
     env = python_env(root)
     result = subprocess.run([sys.executable, str(root / "train_isaac.py"), *overrides], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)

@@ -10,7 +10,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 "benchmarks"))
 
-from vs_rl_games import Curve, first_crossing, report, rl_games_settings, summarize, train_cfg, value_at  # noqa: E402
+from vs_rl_games import (Curve, first_crossing, label, report, rl_games_sac_config, rl_games_settings,  # noqa: E402
+                         steps_per_iteration, summarize, train_cfg, value_at)
 
 
 def curve(learner, seed, steps, seconds, returns):
@@ -43,3 +44,18 @@ def test_rl_games_settings_keep_each_hyper_parameter_meaning():
     assert (humanoid["critic_coef"], humanoid["truncate_grads"], humanoid["grad_norm"]) == (4.0, True, 1.0)
     assert ant["reward_shaper"] == {"scale_value": 0.01} and ant["gamma"] == 0.99 and ant["tau"] == 0.95
     assert ant["e_clip"] == 0.2 and ant["clip_value"] is True and ant["kl_threshold"] == 0.008
+
+
+def test_rl_games_sac_config_is_isaacgymenvs_antsac_from_our_config():
+    cfg = train_cfg("Ant", "SAC")
+    config = rl_games_sac_config(cfg, "rlgpu", 64, "x", "/tmp", iterations=100, seed=3)["params"]
+    c = config["config"]
+    # IsaacGymEnvs' AntSAC: 64 actors, 8 steps per epoch, 5 seed and 10 warm-up epochs, a 1M-transition buffer
+    assert (c["num_actors"], c["num_steps_per_episode"], c["num_seed_steps"], c["num_warmup_steps"]) == (64, 8, 5, 10)
+    assert c["replay_buffer_size"] == 1_000_000 and c["batch_size"] == 4096 and c["max_epochs"] == 100
+    assert (c["actor_lr"], c["critic_lr"], c["alpha_lr"], c["critic_tau"], c["init_alpha"]) == (
+        5e-4, 5e-4, 5e-3, 0.005, 1.0)
+    assert c["normalize_input"] is True and c["reward_shaper"] == {"scale_value": 1.0}
+    assert config["network"]["mlp"]["units"] == [512, 256] and config["seed"] == 3
+    assert steps_per_iteration(cfg) == 8 and steps_per_iteration(train_cfg("Ant")) == 16
+    assert label("Ant", "PPO") == "Ant" and label("Ant", "SAC") == "AntSAC"

@@ -20,7 +20,7 @@ def test_a_train_config_for_another_task_is_an_error(tmp_path):
     result = run_cli("task=Ant", "train=CartpoleSAC", "rl_device=cpu", cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert result.stderr == ("error: train=CartpoleSAC is for task=Cartpole, not task=Ant; use a train config for Ant "
-                             "(train=AntPPO), or add force_train_config=True to run it anyway\n")
+                             "(train=AntPPO, train=AntSAC), or add force_train_config=True to run it anyway\n")
     assert not (tmp_path / "runs").exists()
 
 

@@ -306,5 +306,3 @@ class PPO(Agent):
             self.track_data("Loss / Entropy loss", totals[2])
         if is_gaussian_policy(self.policy):
             self.track_data("Policy / Standard deviation", self.policy.distribution().stddev.mean())
-        if self.scheduler is not None:  # a tensor learning rate stays on the device until the write
-            self.track_data("Learning / Learning rate", self.optimizer.param_groups[0]["lr"])
