@@ -386,10 +386,14 @@ def main() -> None:
     try:
         check_argv(sys.argv[1:])
         import_isaacgym_first(sys.argv[1:])  # Isaac Gym refuses a process that imported torch first
+        _hydra_main()
     except CLIError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    _hydra_main()
+    except KeyboardInterrupt:  # Ctrl-C outside the training loop (which checkpoints and exits 130 itself)
+        print("\n[skrl_isaac] SIGINT: stopped before training began or while playing; no checkpoint written",
+              file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

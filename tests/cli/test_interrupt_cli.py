@@ -56,3 +56,16 @@ def test_ctrl_c_checkpoints_the_current_timestep_and_exits_130(tmp_path):
     with np.load(dumps[-1]) as last:
         assert last["states"].shape[:2] == (16, 4)
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+def test_ctrl_c_while_the_run_is_set_up_is_one_line_and_130(tmp_path):
+    """Ctrl-C during the imports and the set-up (before the loop's handler): no traceback, exit status 130."""
+    args = [sys.executable, str(ROOT / "train_isaac.py"), "task=Ant", "num_envs=4", "max_iterations=100000",
+            "experiment=early", "rl_device=cpu"]
+    process = subprocess.Popen(args, cwd=tmp_path, env={**python_env(ROOT), "PYTHONUNBUFFERED": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # the CLI is importing torch and building the task
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr and "[skrl_isaac] SIGINT" in stderr + stdout
