@@ -14,7 +14,8 @@ import torch
 
 from skrl_isaac.agents.torch.base import Agent
 from skrl_isaac.memories.torch import RandomMemory
-from skrl_isaac.models.torch.mlp import MLPCategoricalPolicy, MLPDeterministic, MLPGaussianPolicy, activation_class
+from skrl_isaac.models.torch.mlp import (MLPCategoricalPolicy, MLPDeterministic, MLPGaussianPolicy, activation_class,
+                                        share_hidden_layers)
 from skrl_isaac.utils.spaces import is_discrete
 from skrl_isaac.utils.stamps import time_stamp
 
@@ -25,12 +26,25 @@ class ConfigError(ValueError):
 
 def _ppo_models(obs_space: Any, act_space: Any, device: torch.device, models_cfg: dict) -> dict:
     policy_cfg = dict(models_cfg.get("policy", {}))
+    value_cfg = dict(models_cfg.get("value", {}))
+    separate = models_cfg.get("separate", True)
+    if not isinstance(separate, bool):
+        raise ConfigError(f"models.separate={separate!r} is not valid: expected True (a policy and a value network) "
+                          "or False (one trunk with a policy head and a value head)")
     if is_discrete(act_space):  # a categorical policy over the discrete actions
         policy_cfg = {k: v for k, v in policy_cfg.items() if k in ("hiddens", "activation")}
         policy = MLPCategoricalPolicy(obs_space, act_space, device, **policy_cfg)
     else:
         policy = MLPGaussianPolicy(obs_space, act_space, device, **policy_cfg)
-    value = MLPDeterministic(obs_space, act_space, device, outputs=1, **models_cfg.get("value", {}))
+    if not separate:  # the value head sits on the policy's hidden layers
+        trunk = {k: policy_cfg[k] for k in ("hiddens", "activation") if k in policy_cfg}
+        if any(k in value_cfg and value_cfg[k] != v for k, v in trunk.items()):
+            raise ConfigError(f"models.separate=False shares the policy's hidden layers: models.value "
+                              f"{ {k: value_cfg[k] for k in trunk if k in value_cfg} } differs from models.policy {trunk}")
+        value_cfg.update(trunk)
+    value = MLPDeterministic(obs_space, act_space, device, outputs=1, **value_cfg)
+    if not separate:
+        share_hidden_layers(policy, value)
     return {"policy": policy, "value": value}
 
 

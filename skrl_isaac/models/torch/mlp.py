@@ -48,6 +48,16 @@ def mlp(inputs: int, hiddens: Sequence[int], outputs: int, activation: str = "el
     return nn.Sequential(*layers)
 
 
+def share_hidden_layers(source: nn.Module, target: nn.Module) -> None:
+    """Give ``target.net`` the hidden layers of ``source.net`` (every module but its output ``Linear``): one trunk
+    with two heads, rl_games' ``separate: False`` actor-critic. The trunk's parameters then appear in both
+    models' state dicts (loading either restores it) and once in an optimizer built over both."""
+    if [m.out_features for m in source.net if isinstance(m, nn.Linear)][:-1] != \
+            [m.out_features for m in target.net if isinstance(m, nn.Linear)][:-1]:
+        raise ValueError("shared hidden layers need the same hidden sizes in both models")
+    target.net = nn.Sequential(*list(source.net)[:-1], target.net[-1])
+
+
 class MLPGaussianPolicy(GaussianModel):
     """Gaussian policy: an MLP for the mean actions and a state-independent ``log_std`` parameter."""
 
