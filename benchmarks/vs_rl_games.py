@@ -116,16 +116,19 @@ def steps_per_iteration(cfg: dict) -> int:
     return int(cfg["agent"]["rollouts"]) if cfg["agent"]["class"] == "PPO" else int(cfg["horizon"])
 
 
-def run_ours(task: str, seed: int, num_envs: int, iterations: int, out: str, agent: str = "PPO") -> Curve:
+def run_ours(task: str, seed: int, num_envs: int, iterations: int, out: str, agent: str = "PPO",
+             overrides: tuple[str, ...] = ()) -> Curve:
     per_iteration = steps_per_iteration(train_cfg(task, agent))
     name = f"ours_{label(task, agent)}_{seed}"
     command = [sys.executable, os.path.join(ROOT, "train_isaac.py"), f"task={task}", f"train={task}{agent}",
                f"seed={seed}", f"num_envs={num_envs}", f"max_iterations={iterations}", f"experiment={name}",
-               f"write_interval={per_iteration}", "checkpoint_interval=0", f"train.agent.experiment.directory={out}"]
+               f"write_interval={per_iteration}", "checkpoint_interval=0", f"train.agent.experiment.directory={out}",
+               *overrides]
     return read_curve(os.path.join(out, name), OUR_TAG, "ours", seed, _run_child(command, out, name), num_envs)
 
 
-def run_rl_games(task: str, seed: int, num_envs: int, iterations: int, out: str, agent: str = "PPO") -> Curve:
+def run_rl_games(task: str, seed: int, num_envs: int, iterations: int, out: str, agent: str = "PPO",
+                 overrides: tuple[str, ...] = ()) -> Curve:
     name = f"rl_games_{label(task, agent)}_{seed}"
     command = [sys.executable, os.path.abspath(__file__), "--rl-games-child", "--task", task, "--agent", agent,
                "--seeds", str(seed), "--num-envs", str(num_envs), "--iterations", str(iterations), "--out", out]
@@ -290,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None, help="mean return to reach (default: per task)")
     parser.add_argument("--out", default=None, help="folder of the runs, the PNG and the json (default: a new temp folder)")
     parser.add_argument("--learners", nargs="+", default=["ours", "rl_games"], choices=["ours", "rl_games"])
+    parser.add_argument("--ours", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="hydra overrides for our runs only (an experiment: e.g. train.agent.kl_since=rollout)")
     parser.add_argument("--rl-games-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     out = os.path.abspath(args.out or __import__("tempfile").mkdtemp(prefix="vs_rl_games_"))
@@ -302,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for learner in args.learners:  # alternating, so load from elsewhere hits both alike
             run = run_ours if learner == "ours" else run_rl_games
-            curves.append(run(args.task, seed, args.num_envs, args.iterations, out, args.agent))
+            curves.append(run(args.task, seed, args.num_envs, args.iterations, out, args.agent, tuple(args.ours)))
             print(f"{learner} seed {seed}: final return {curves[-1].returns[-1]:.1f} after "
                   f"{curves[-1].env_steps[-1]} env-steps, {curves[-1].seconds[-1]:.0f} s", flush=True)
     name = label(args.task, args.agent)

@@ -118,7 +118,14 @@ def test_episode_statistics_count_only_finished_episodes(counting_task, device, 
         returns = [r for r, _ in finished]
         lens = [n for _, n in finished]
         got = {tag: dict(values)[end] for tag, values in scalars.items()
-               if tag.startswith(("Reward / Total", "Episode /"))}
+               if tag.startswith(("Reward / Total", "Episode /")) and "(last" not in tag}
+        so_far = [lengths[i] * rewards[i] for step in range(1, end + 1) for i in range(num_envs)
+                  if step % lengths[i] == 0]  # every finished episode, in step then env order
+        window_tag = "Reward / Total reward (last 100 episodes)"
+        if len(so_far) >= 100:  # the mean return of the last 100 finished episodes, once 100 have finished
+            assert dict(scalars[window_tag])[end] == pytest.approx(sum(so_far[-100:]) / 100)
+        else:
+            assert end not in dict(scalars.get(window_tag, []))
         assert got["Reward / Total reward (max)"] == pytest.approx(max(returns))
         assert got["Reward / Total reward (min)"] == pytest.approx(min(returns))
         assert got["Reward / Total reward (mean)"] == pytest.approx(sum(returns) / len(returns))
@@ -192,6 +199,51 @@ def test_update_starts_from_the_rollout_policy(counting_task, tmp_path):
     train(agent, env, 32)
     assert len(gaps) == 4 and max(gaps) < 1e-5
     assert not torch.equal(means[0], means[-1])  # the statistics do follow the data, between rollouts
+
+
+@pytest.mark.parametrize("kl_since", ["rollout", "epoch"])
+def test_the_kl_of_the_schedule_is_measured_from_kl_since(counting_task, tmp_path, kl_since):
+    """kl_since="rollout": every minibatch's KL is from the policy that collected the rollout; "epoch": from the
+    sample's log-probability at its previous minibatch visit (the rollout's in the first epoch), as rl_games."""
+    env, _, _ = counting_env(counting_task, "cpu", num_envs=8)
+    agent = make_ppo(env, "cpu", tmp_path, learning_epochs=3, kl_since=kl_since, learning_rate=3e-2,
+                     learning_rate_scheduler="KLAdaptiveRL", experiment={"write_interval": 0, "checkpoint_interval": 0})
+    step, checked = agent._minibatch_step, []
+    reference: dict = {}
+
+    def checked_step(mb_indexes):
+        m = agent.memory
+        states = m.get_tensor_by_name("states", False)[mb_indexes]
+        with torch.no_grad():
+            _, log_prob, _ = agent.policy.act(agent._state_preprocessor(states),
+                                              taken_actions=m.get_tensor_by_name("actions", False)[mb_indexes])
+        rollout = m.get_tensor_by_name("log_prob", False)[mb_indexes]
+        since = rollout if kl_since == "rollout" else torch.stack(
+            [reference.get(int(i), r) for i, r in zip(mb_indexes, rollout)])
+        expected = ((torch.exp(log_prob - since) - 1) - (log_prob - since)).mean()
+        reference.update({int(i): lp for i, lp in zip(mb_indexes, log_prob)})
+        losses = step(mb_indexes)
+        checked.append((losses[0][3].item(), expected.item()))
+        return losses
+
+    update = agent._update
+
+    def fresh_update(timestep, timesteps):
+        reference.clear()  # a new rollout: the first epoch measures from it
+        update(timestep, timesteps)
+
+    agent._minibatch_step, agent._update = checked_step, fresh_update
+    train(agent, env, 16)
+    assert len(checked) == 2 * 3 * 2  # 2 updates x 3 epochs x 2 minibatches
+    for got, expected in checked:
+        assert got == pytest.approx(expected, rel=1e-4, abs=1e-7)
+    assert max(got for got, _ in checked[2:6]) > 1e-5  # the policy moved (the checks compare real KLs)
+
+
+def test_kl_since_is_rollout_or_epoch(counting_task, tmp_path):
+    env, _, _ = counting_env(counting_task, "cpu")
+    with pytest.raises(ValueError, match=r"cfg\['kl_since'\]='step' is not valid: expected 'rollout' or 'epoch'"):
+        make_ppo(env, "cpu", tmp_path, kl_since="step")
 
 
 @pytest.mark.parametrize("bootstrap", [False, True])

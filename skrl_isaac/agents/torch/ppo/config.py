@@ -38,6 +38,9 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
     "value_loss_scale": 1.0,        # value loss scaling factor
 
     "kl_threshold": 0,              # KL divergence threshold for early stopping of an update (0: off)
+    "kl_since": "rollout",          # the KL divergence that drives KLAdaptiveRL and kl_threshold, measured from:
+                                    # "rollout", the policy that collected the rollout (skrl); "epoch", each
+                                    # sample's policy at the previous epoch (rl_games: one epoch's step)
 
     "rewards_shaper": None,         # rewards shaping function: Callable(reward, timestep, timesteps) -> reward
     "time_limit_bootstrap": False,  # bootstrap at timeout termination (episode truncation)
@@ -80,6 +83,10 @@ class PPOConfig:
     """Weight of the value loss."""
     kl_threshold: float
     """Stop an update early once the approximate KL divergence exceeds this (0: never)."""
+    kl_since: str
+    """Where the KL divergence of the learning-rate schedule and the early stop is measured from: ``"rollout"``
+    (the policy that collected the rollout: the update's whole move) or ``"epoch"`` (each sample's policy when
+    the previous epoch visited it: one epoch's move, as rl_games' adaptive schedule)."""
     random_timesteps: int
     """Steps that act uniformly at random before the policy acts."""
     learning_starts: int

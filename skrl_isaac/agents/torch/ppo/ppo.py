@@ -101,6 +101,14 @@ class PPO(Agent):
         self._current_next_states: torch.Tensor | None = None
         self._tensors_names = ("states", "actions", "log_prob", "values", "returns", "advantages")
 
+        if self.config.kl_since not in ("rollout", "epoch"):
+            raise ValueError(f"PPO: cfg['kl_since']={self.config.kl_since!r} is not valid: expected 'rollout' or 'epoch'")
+        # kl_since="epoch": each stored sample's log-probability at its last minibatch visit (from the rollout's
+        # own at the start of an update); one tensor for the agent's life (a CUDA graph reads it)
+        self._kl_reference: torch.Tensor | None = None
+        if self.config.kl_since == "epoch":
+            self._kl_reference = torch.zeros((self.config.rollouts * memory.num_envs, 1), device=self.device)
+
         if not isinstance(cfg["cuda_graph"], bool):
             raise ValueError(f"PPO: cfg['cuda_graph'] must be True or False, got {cfg['cuda_graph']!r}")
         # the update's minibatch step and the rollout's policy step as CUDA graphs: on CUDA, in float32 (autocast
@@ -230,11 +238,17 @@ class PPO(Agent):
         with self.autocast():
             _, log_prob, _ = self.policy.act(states, taken_actions=actions)
 
-        # importance ratio, and the KL divergence estimate from it (approx_kl, Schulman's k3)
+        # importance ratio, and the KL divergence estimate (approx_kl, Schulman's k3) from it, or from the
+        # sample's log-probability at the previous epoch (kl_since="epoch")
         log_ratio = log_prob - old_log_prob
         ratio = torch.exp(log_ratio)
         with torch.no_grad():
-            kl = ((ratio - 1) - log_ratio).mean()
+            if self._kl_reference is None:
+                kl = ((ratio - 1) - log_ratio).mean()
+            else:  # the move since this sample's previous epoch
+                since = log_prob - self._kl_reference[mb_indexes]
+                kl = ((torch.exp(since) - 1) - since).mean()
+                self._kl_reference[mb_indexes] = log_prob.detach()
 
         # clipped surrogate objective
         surrogate = advantages * ratio
@@ -263,11 +277,13 @@ class PPO(Agent):
     def _update_storage(self) -> tuple:
         """Where everything the minibatch step reads lives (a new tensor means the CUDA graph is stale)."""
         return tensor_fingerprint(self.policy, self.value, self.optimizer, self.memory.tensors,
-                                  self._state_preprocessor)
+                                  self._state_preprocessor, self._kl_reference)
 
     def _update(self, timestep: int, timesteps: int) -> None:
         # returns and advantages
         self._compute_returns()
+        if self._kl_reference is not None:  # the first epoch measures from the rollout's policy
+            self._kl_reference.copy_(self.memory.get_tensor_by_name("log_prob").reshape(-1, 1))
 
         # learning epochs over random minibatches, everything on the device
         step = self._graphed_step or self._minibatch_step
