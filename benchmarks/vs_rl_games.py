@@ -36,8 +36,8 @@ if ROOT not in sys.path:
 
 from skrl_isaac.utils.processes import python_env  # noqa: E402
 
-# Humanoid: IsaacGymEnvs trains it for 1000 epochs of 4096 envs x 32 steps (131M env-steps: over 4 hours of this 2-core CPU);
-# the budgets that fit here see its first rise, which 500 marks
+# Humanoid: IsaacGymEnvs trains it for 1000 epochs of 4096 envs x 32 steps (131M env-steps: over 4 hours
+# of this 2-core CPU); the budgets that fit here see its first rise, which 500 marks
 THRESHOLDS = {"Ant": 3000.0, "Cartpole": 400.0, "Humanoid": 500.0}
 # both: the mean return of the last 100 finished episodes (rl_games' games_to_track; our best_window)
 OUR_TAG, RL_GAMES_TAG = "Reward / Total reward (last 100 episodes)", "rewards/step"
