@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -264,6 +265,32 @@ def report(task: str, curves: list[Curve], threshold: float) -> list[str]:
                  f"{statistics.median(numeric):.2f}" if numeric else f"env-steps ratios: {step_ratios}")
     lines.append(f"ours / rl_games, seconds to threshold per seed: {time_ratios}; median "
                  f"{statistics.median(numeric_t):.2f}" if numeric_t else f"seconds ratios: {time_ratios}")
+    lines += median_seed(curves, threshold)
+    return lines
+
+
+def median_seed(curves: list[Curve], threshold: float) -> list[str]:
+    """Each learner's median over its seeds of env-steps and seconds to ``threshold`` (a seed that never reached it
+    counts as never: above every reached one) and of the final return, and the ratios ours / rl_games of those
+    medians: the issue's "median seed"."""
+    medians: dict[str, tuple[float, float, float]] = {}
+    for learner in ("ours", "rl_games"):
+        runs = [summarize(c, threshold) for c in curves if c.learner == learner]
+        if not runs:
+            return []
+        medians[learner] = (statistics.median(math.inf if s.steps_to_threshold is None else s.steps_to_threshold
+                                              for s in runs),
+                            statistics.median(math.inf if s.seconds_to_threshold is None else s.seconds_to_threshold
+                                              for s in runs),
+                            statistics.median(s.final_return for s in runs))
+    lines = []
+    for learner, (steps, seconds, final) in medians.items():
+        lines.append(f"median seed, {learner}: env-steps to threshold {'never' if math.isinf(steps) else f'{steps:.0f}'}"
+                     f", seconds {'never' if math.isinf(seconds) else f'{seconds:.0f}'}, final return {final:.1f}")
+    (o_steps, o_seconds, _), (r_steps, r_seconds, _) = medians["ours"], medians["rl_games"]
+    finite = not any(math.isinf(v) for v in (o_steps, o_seconds, r_steps, r_seconds))
+    lines.append(f"median seed, ours / rl_games: env-steps {o_steps / r_steps:.2f}, seconds {o_seconds / r_seconds:.2f}"
+                 if finite else "median seed, ours / rl_games: n/a (a median seed never reached the threshold)")
     return lines
 
 

@@ -32,8 +32,12 @@ def test_report_gives_ratios_per_seed_and_their_median():
     lines = report("Cartpole", curves, 400.0)
     assert lines[2] == "1 | ours | 200.0 | 2 | 500.0 | 500.0 | 500.0"
     assert lines[3] == "1 | rl_games | 300.0 | 6 | 450.0 | 400.0 | 50.0"
-    assert "['0.67', 'n/a (not reached by ours)']; median 0.67" in lines[-2]
-    assert "['0.33', 'n/a (not reached by ours)']; median 0.33" in lines[-1]
+    assert "['0.67', 'n/a (not reached by ours)']; median 0.67" in lines[-5]
+    assert "['0.33', 'n/a (not reached by ours)']; median 0.33" in lines[-4]
+    # the median seed: ours reached at 200 (seed 1) and never (seed 2): median never; rl_games 300 and 100
+    assert lines[-3] == "median seed, ours: env-steps to threshold never, seconds never, final return 300.0"
+    assert lines[-2] == "median seed, rl_games: env-steps to threshold 200, seconds 4, final return 425.0"
+    assert lines[-1] == "median seed, ours / rl_games: n/a (a median seed never reached the threshold)"
     assert summarize(curves[2], 400.0).steps_to_threshold is None
 
 
@@ -59,3 +63,14 @@ def test_rl_games_sac_config_is_isaacgymenvs_antsac_from_our_config():
     assert config["network"]["mlp"]["units"] == [512, 256] and config["seed"] == 3
     assert steps_per_iteration(cfg) == 8 and steps_per_iteration(train_cfg("Ant")) == 16
     assert label("Ant", "PPO") == "Ant" and label("Ant", "SAC") == "AntSAC"
+
+
+def test_median_seed_ratio():
+    curves = [curve("ours", s, [100, 200, 300], [1, 2, 3], r) for s, r in
+              ((1, [0, 400, 500]), (2, [0, 0, 450]), (3, [0, 0, 10]))]
+    curves += [curve("rl_games", s, [100, 200, 300], [2, 4, 6], r) for s, r in
+               ((1, [0, 0, 0]), (2, [0, 0, 400]), (3, [0, 0, 400]))]
+    lines = report("Ant", curves, 400.0)
+    assert lines[-3] == "median seed, ours: env-steps to threshold 300, seconds 3, final return 450.0"
+    assert lines[-2] == "median seed, rl_games: env-steps to threshold 300, seconds 6, final return 400.0"
+    assert lines[-1] == "median seed, ours / rl_games: env-steps 1.00, seconds 0.50"
