@@ -15,7 +15,7 @@ from skrl_isaac.cli.errors import CLIError
     (["--task", "Ant"], "error: --task: options are hydra overrides (key=value), not --flags: write task=Ant; "
                         "valid: Ant, Cartpole, CartpoleDiscrete, Humanoid"),
     (["--num_envs=8"], "error: --num_envs: options are hydra overrides (key=value), not --flags: write num_envs=8"),
-    (["task=Ant", "train=AntSAC"], "error: train=AntSAC is not a train config; valid: AntPPO, "),
+    (["task=Ant", "train=AntTD3"], "error: train=AntTD3 is not a train config; valid: AntPPO, AntSAC, "),
 ])
 def test_one_error_line_exit_2(tmp_path, args, line):
     result = run_cli(*args, cwd=tmp_path, timeout=60)
