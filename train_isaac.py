@@ -3,7 +3,11 @@
 See README.md. The same app is installed as the ``skrl-isaac-train`` console script.
 """
 
-from skrl_isaac.cli.train import main
+import sys
 
 if __name__ == "__main__":
+    try:
+        from skrl_isaac.cli.train import main
+    except KeyboardInterrupt:  # Ctrl-C while Python imports the CLI
+        sys.exit(130)
     main()

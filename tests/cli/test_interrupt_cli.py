@@ -64,7 +64,8 @@ def test_ctrl_c_while_the_run_is_set_up_is_one_line_and_130(tmp_path):
             "experiment=early", "rl_device=cpu"]
     process = subprocess.Popen(args, cwd=tmp_path, env={**python_env(ROOT), "PYTHONUNBUFFERED": "1"},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # the CLI is importing torch and building the task
+    first = process.stdout.readline()  # printed once the config is read: the task and the agent are built next
+    assert first.startswith("[skrl_isaac] max_iterations=100000"), first + process.stderr.read()[-3000:]
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-3000:]
