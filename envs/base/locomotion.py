@@ -114,6 +114,14 @@ class LocomotionTask(VecTask):
         self._x_linvel_b = x[:, nq:nq + 3].unsqueeze(1)
         self._x_angvel = x[:, nq + 3:nq + 6]
         self._x_dofs2 = x.as_strided((n, 2, nd), (x.stride(0), nv, 1), x.storage_offset() + 7)  # dof pos | vel
+        # a sim that ran away (|qvel| beyond sim.max_qvel, or NaN) without MuJoCo resetting it ends as dead
+        self.max_qvel = float((self.cfg.get("sim") or {}).get("max_qvel", 1000.0))
+        if not self.max_qvel > 0:
+            raise ValueError(f"cfg['sim']['max_qvel'] must be > 0, got {self.max_qvel!r}")
+        self._x_qvel = x[:, nq:]
+        self._qvel_abs = torch.zeros((n, nv), **f32)
+        self._qvel_max = torch.zeros(n, **f32)
+        self._calm = torch.zeros(n, device=dev, dtype=torch.bool)
         # the observation before scale and offset
         self._raw = raw = torch.zeros((n, n_obs), **f32)
         self._r_z, self._r_vel, self._r_angvel = raw[:, 0], raw[:, 1:4], raw[:, 4:7]
@@ -251,8 +259,20 @@ class LocomotionTask(VecTask):
         rew.add_(self._upb, alpha=self.up_weight).add_(self.alive_reward)
         torch.lt(self._o_z, self.termination_height, out=self._dead)
         self._or_simulator_resets(self._dead)
+        self._or_runaway(self._dead)
         rew.masked_fill_(self._dead, self.death_cost)
         self.prev_potentials, self.potentials = pot_old, pot_new
+
+    def _or_runaway(self, dead: torch.Tensor) -> None:
+        """Mark in ``dead`` the sims whose joint velocities ran away (any ``|qvel| > sim.max_qvel``, default 1000,
+        or not finite) without MuJoCo resetting them: such a step's energy cost and observations are
+        numerical garbage (rewards of -1e3 and worse), which would poison the observation and value
+        normalizers' running statistics for the rest of training. The episode ends as terminated, with the
+        death cost, and restarts from a fresh state. On the device, no host sync."""
+        torch.abs(self._x_qvel, out=self._qvel_abs)
+        torch.amax(self._qvel_abs, dim=1, out=self._qvel_max)
+        torch.le(self._qvel_max, self.max_qvel, out=self._calm)  # NaN compares False: not calm
+        dead.logical_or_(self._calm.logical_not_())
 
     def post_physics_step(self) -> None:
         self._read_state()

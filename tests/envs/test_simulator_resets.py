@@ -42,3 +42,27 @@ def test_normal_episodes_are_not_mistaken_for_simulator_resets(device):
         assert torch.equal(reset.bool(), extras["time_outs"].bool())  # no termination at rest
         timeouts += int(reset.sum())
     assert timeouts == 8 * 3
+
+
+@pytest.mark.parametrize("task,kick,max_qvel", [("Humanoid", 400.0, None), ("Ant", 150.0, 30.0)])
+def test_a_runaway_sim_ends_its_episode_with_the_death_cost(task, kick, max_qvel, device):
+    """A Humanoid hinge kicked to 400 rad/s runs away within one step (|qvel| ~2000, finite: MuJoCo does not reset
+    it) and its energy cost gives a reward of about -600; the task ends that episode as terminated, with the death
+    cost, once any |qvel| exceeds sim.max_qvel (default 1000; the Ant case lowers it to see the same path)."""
+    env = envs.make(task, 3, device=device, seed=0, cfg={"sim": {"max_qvel": max_qvel}} if max_qvel else None)
+    env.reset()
+    zeros = torch.zeros((3, env.num_actions), device=device)
+    for _ in range(3):
+        env.step(zeros)
+    env._qvel_t[1, 7] = kick
+    obs, rew, reset, extras = env.step(torch.ones((3, env.num_actions), device=device))
+    assert reset.tolist() == [0, 1, 0] and extras["time_outs"].tolist() == [0, 0, 0]
+    assert rew[1].item() == pytest.approx(env.death_cost)
+    assert torch.isfinite(obs["obs"]).all() and rew.abs().max().item() < 10
+    _, rew, reset, _ = env.step(zeros)  # restarted from a fresh state
+    assert not reset.any() and rew.abs().max().item() < 10
+
+
+def test_max_qvel_must_be_positive():
+    with pytest.raises(ValueError, match=r"cfg\['sim'\]\['max_qvel'\] must be > 0, got 0.0"):
+        envs.make("Ant", 2, seed=0, cfg={"sim": {"max_qvel": 0}})
