@@ -240,10 +240,30 @@ def test_the_kl_of_the_schedule_is_measured_from_kl_since(counting_task, tmp_pat
     assert max(got for got, _ in checked[2:6]) > 1e-5  # the policy moved (the checks compare real KLs)
 
 
+def test_bounds_loss_pulls_mean_actions_back_towards_1_1(counting_task, tmp_path):
+    """rl_games' bounds loss: mean actions far beyond the action bounds come back; without it they stay."""
+    means = {}
+    for scale in (0.0, 1.0):
+        torch.manual_seed(0)
+        env, _, _ = counting_env(counting_task, "cpu", num_envs=8)
+        agent = make_ppo(env, "cpu", tmp_path / str(scale), bounds_loss_scale=scale, learning_rate=1e-2,
+                         state_preprocessor="RunningStandardScaler",
+                         experiment={"write_interval": 0, "checkpoint_interval": 0})
+        with torch.no_grad():
+            agent.policy.net[-1].bias.fill_(4.0)  # every mean action at ~4
+        train(agent, env, 128)
+        states = agent.memory.get_tensor_by_name("states", False)
+        with torch.no_grad():
+            means[scale] = agent.policy.act(agent._state_preprocessor(states))[2].abs().mean().item()
+    assert means[0.0] > 2.5 and means[1.0] < means[0.0] - 1.0, means
+
+
 def test_kl_since_is_rollout_or_epoch(counting_task, tmp_path):
     env, _, _ = counting_env(counting_task, "cpu")
     with pytest.raises(ValueError, match=r"cfg\['kl_since'\]='step' is not valid: expected 'rollout' or 'epoch'"):
         make_ppo(env, "cpu", tmp_path, kl_since="step")
+    with pytest.raises(ValueError, match=r"cfg\['bounds_loss_scale'\]=-1(\.0)? is not valid: expected >= 0"):
+        make_ppo(env, "cpu", tmp_path, bounds_loss_scale=-1)
 
 
 @pytest.mark.parametrize("bootstrap", [False, True])

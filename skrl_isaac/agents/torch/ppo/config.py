@@ -35,6 +35,8 @@ PPO_DEFAULT_CONFIG: dict[str, Any] = {
                                         # of the clipped and the unclipped squared error, as baselines/rl_games)
 
     "entropy_loss_scale": 0.0,      # entropy loss scaling factor (0: no entropy term, no "Loss / Entropy loss")
+    "bounds_loss_scale": 0.0,       # weight of rl_games' bounds loss (bounds_loss_coef): the squared excess of each
+                                    # mean action beyond +-1.1, summed over the actions (Gaussian policies; 0: off)
     "value_loss_scale": 1.0,        # value loss scaling factor
 
     "kl_threshold": 0,              # KL divergence threshold for early stopping of an update (0: off)
@@ -81,6 +83,9 @@ class PPOConfig:
     """Weight of the entropy bonus (0: no entropy term and no ``Loss / Entropy loss`` tag)."""
     value_loss_scale: float
     """Weight of the value loss."""
+    bounds_loss_scale: float
+    """Weight of the bounds loss, ``sum(relu(|mean action| - 1.1)^2)`` (rl_games' ``bounds_loss_coef``): keeps a
+    Gaussian policy's means where clipping to [-1, 1] leaves their samples a gradient (0: off)."""
     kl_threshold: float
     """Stop an update early once the approximate KL divergence exceeds this (0: never)."""
     kl_since: str

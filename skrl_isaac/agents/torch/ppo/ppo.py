@@ -101,6 +101,9 @@ class PPO(Agent):
         self._current_next_states: torch.Tensor | None = None
         self._tensors_names = ("states", "actions", "log_prob", "values", "returns", "advantages")
 
+        if self.config.bounds_loss_scale < 0 or (self.config.bounds_loss_scale and not is_gaussian_policy(self.policy)):
+            raise ValueError(f"PPO: cfg['bounds_loss_scale']={self.config.bounds_loss_scale} is not valid: expected "
+                             ">= 0, and 0 unless the policy is Gaussian")
         if self.config.kl_since not in ("rollout", "epoch"):
             raise ValueError(f"PPO: cfg['kl_since']={self.config.kl_since!r} is not valid: expected 'rollout' or 'epoch'")
         # kl_since="epoch": each stored sample's log-probability at its last minibatch visit (from the rollout's
@@ -236,7 +239,7 @@ class PPO(Agent):
             self._tensors_names, mb_indexes)[0]
         states = self._state_preprocessor(states)
         with self.autocast():
-            _, log_prob, _ = self.policy.act(states, taken_actions=actions)
+            _, log_prob, outputs = self.policy.act(states, taken_actions=actions)
 
         # importance ratio, and the KL divergence estimate (approx_kl, Schulman's k3) from it, or from the
         # sample's log-probability at the previous epoch (kl_since="epoch")
@@ -271,7 +274,12 @@ class PPO(Agent):
             value_errors = torch.maximum(value_errors, (returns - clipped_values) ** 2)
         value_loss = self.config.value_loss_scale * value_errors.mean()
 
-        self.optimize(self.optimizer, policy_loss + entropy_loss + value_loss)
+        loss = policy_loss + entropy_loss + value_loss
+        if self.config.bounds_loss_scale:  # rl_games' soft bound at 1.1 on the mean actions
+            mean_actions = outputs["mean_actions"] if isinstance(outputs, dict) else outputs
+            excess = torch.relu(mean_actions.abs() - 1.1)
+            loss = loss + self.config.bounds_loss_scale * excess.square().sum(-1).mean()
+        self.optimize(self.optimizer, loss)
         return (torch.stack((policy_loss.detach(), value_loss.detach(), entropy_loss.detach(), kl)),)
 
     def _update_storage(self) -> tuple:
