@@ -246,19 +246,21 @@ def report(task: str, curves: list[Curve], threshold: float) -> list[str]:
     step_ratios, time_ratios = [], []
     for seed in seeds:
         pair = {c.learner: c for c in curves if c.seed == seed}
-        if len(pair) < 2:
-            continue
         equal_steps = min(c.env_steps[-1] for c in pair.values())
         equal_time = min(c.seconds[-1] for c in pair.values())
         summaries = {k: summarize(c, threshold) for k, c in pair.items()}
-        for learner in ("ours", "rl_games"):
+        for learner in [name for name in ("ours", "rl_games") if name in pair]:  # one learner: its lines alone
             c, s = pair[learner], summaries[learner]
             lines.append(f"{seed} | {learner} | {s.steps_to_threshold} | "
                          f"{'n/a' if s.seconds_to_threshold is None else f'{s.seconds_to_threshold:.0f}'} | "
                          f"{s.final_return:.1f} | {value_at(c.env_steps, c.returns, equal_steps):.1f} | "
                          f"{value_at(c.seconds, c.returns, equal_time):.1f}")
+        if len(pair) < 2:
+            continue
         step_ratios.append(ratio(summaries["ours"].steps_to_threshold, summaries["rl_games"].steps_to_threshold))
         time_ratios.append(ratio(summaries["ours"].seconds_to_threshold, summaries["rl_games"].seconds_to_threshold))
+    if not step_ratios:  # one learner: nothing to compare
+        return lines
     numeric = [float(r) for r in step_ratios if not r.startswith("n/a")]
     numeric_t = [float(r) for r in time_ratios if not r.startswith("n/a")]
     lines.append(f"ours / rl_games, env-steps to threshold per seed: {step_ratios}; median "
@@ -340,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{learner} seed {seed}: final return {curves[-1].returns[-1]:.1f} after "
                   f"{curves[-1].env_steps[-1]} env-steps, {curves[-1].seconds[-1]:.0f} s", flush=True)
     name = label(args.task, args.agent)
-    lines = report(name, curves, threshold) if len(args.learners) == 2 else []
+    lines = report(name, curves, threshold)
     print("\n".join(lines))
     plot(f"{args.task} {args.agent}", curves, os.path.join(out, f"{name}_vs_rl_games.png"))
     with open(os.path.join(out, f"{name}_vs_rl_games.json"), "w") as f:

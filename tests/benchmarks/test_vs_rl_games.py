@@ -74,3 +74,10 @@ def test_median_seed_ratio():
     assert lines[-3] == "median seed, ours: env-steps to threshold 300, seconds 3, final return 450.0"
     assert lines[-2] == "median seed, rl_games: env-steps to threshold 300, seconds 6, final return 400.0"
     assert lines[-1] == "median seed, ours / rl_games: env-steps 1.00, seconds 0.50"
+
+
+def test_report_of_one_learner_gives_its_lines_alone():
+    lines = report("Ant", [curve("ours", 1, [100, 200], [1, 2], [0, 3000]), curve("ours", 2, [100, 200], [1, 2], [0, 10])],
+                   3000.0)
+    assert lines[2:4] == ["1 | ours | 200.0 | 2 | 3000.0 | 3000.0 | 3000.0", "2 | ours | None | n/a | 10.0 | 10.0 | 10.0"]
+    assert len(lines) == 4  # no ratios, no median-seed comparison
