@@ -160,20 +160,15 @@ def rl_games_child(task: str, seed: int, num_envs: int, iterations: int, out: st
     name = f"rl_games_{label(task, agent_name)}_{seed}"
     if agent_name == "SAC":
         config = rl_games_sac_config(cfg, env_name, num_envs, name, out, iterations, seed)
-        with float32_matmul_kept():
-            runner = Runner()
-            runner.load(config)
-            runner.reset()
-            runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
-        return
-    rollouts = int(agent["rollouts"])
-    config = rl_games_ppo_config(env_name, num_envs, "cpu", name=name, train_dir=out,
-                                 units=tuple(policy["hiddens"]), activation=policy.get("activation", "elu"),
-                                 horizon_length=rollouts, max_epochs=iterations,
-                                 mini_epochs=int(agent["learning_epochs"]),
-                                 minibatch_size=num_envs * rollouts // int(agent["mini_batches"]),
-                                 learning_rate=float(agent["learning_rate"]), seed=seed, torch_compile=False)
-    config["params"]["config"].update(rl_games_settings(cfg))
+    else:
+        rollouts = int(agent["rollouts"])
+        config = rl_games_ppo_config(env_name, num_envs, "cpu", name=name, train_dir=out,
+                                     units=tuple(policy["hiddens"]), activation=policy.get("activation", "elu"),
+                                     horizon_length=rollouts, max_epochs=iterations,
+                                     mini_epochs=int(agent["learning_epochs"]),
+                                     minibatch_size=num_envs * rollouts // int(agent["mini_batches"]),
+                                     learning_rate=float(agent["learning_rate"]), seed=seed, torch_compile=False)
+        config["params"]["config"].update(rl_games_settings(cfg))
     with float32_matmul_kept():
         runner = Runner()
         runner.load(config)
@@ -301,12 +296,12 @@ def plot(task: str, curves: list[Curve], path: str) -> None:
 
     figure = Figure(figsize=(12.8, 4.2), layout="constrained")
     axes = figure.subplots(1, 2)
-    for ax, x_name, label in ((axes[0], "env_steps", "env-steps"), (axes[1], "seconds", "wall time (s)")):
+    for ax, x_name, x_label in ((axes[0], "env_steps", "env-steps"), (axes[1], "seconds", "wall time (s)")):
         for index, learner in enumerate(("ours", "rl_games")):
             for k, c in enumerate(c for c in curves if c.learner == learner):
                 ax.plot(getattr(c, x_name), c.returns, color=f"C{index}", alpha=0.8,
                         label=learner if k == 0 else None)
-        ax.set_xlabel(label)
+        ax.set_xlabel(x_label)
         ax.set_ylabel("mean episode return")
         ax.set_title(task)
         ax.grid(alpha=0.3)

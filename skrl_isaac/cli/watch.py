@@ -43,7 +43,7 @@ def validate_watch(cfg: DictConfig, settings: dict[str, Any]) -> None:
         if not display_available():
             raise CLIError("headless=False needs a display (DISPLAY is not set); on a machine without one, record "
                            "the policy instead with video=True (play) or video_interval=N (training)")
-    if (settings["video"] or settings["video_interval"]) and not _video_installed():
+    if (settings["video"] or settings["video_interval"]) and not _installed("imageio", "imageio_ffmpeg"):
         raise CLIError('video needs imageio and imageio-ffmpeg: pip install -e ".[video]"')
 
 
@@ -54,19 +54,19 @@ def isaacgym_video_overrides(cfg: DictConfig, settings: dict[str, Any]) -> list[
     the frames recorded)."""
     if not (settings["video"] or settings["video_interval"]):
         return []
-    import importlib.util
     import shutil
 
-    if importlib.util.find_spec("pyvirtualdisplay") is None or shutil.which("Xvfb") is None:
+    if not _installed("pyvirtualdisplay") or shutil.which("Xvfb") is None:
         raise CLIError("video with Isaac Gym records IsaacGymEnvs' virtual screen (capture_video): it needs "
                        "`pip install pyvirtualdisplay` and Xvfb (`apt-get install xvfb` on Debian/Ubuntu)")
     return ["capture_video=True"] + (["force_render=False"] if cfg.headless else [])
 
 
-def _video_installed() -> bool:
+def _installed(*names: str) -> bool:
+    """Whether every package of ``names`` can be imported (found without importing it)."""
     import importlib.util
 
-    return all(importlib.util.find_spec(name) is not None for name in ("imageio", "imageio_ffmpeg"))
+    return all(importlib.util.find_spec(name) is not None for name in names)
 
 
 def _recorder(run: Any) -> Any:
@@ -78,7 +78,8 @@ def _recorder(run: Any) -> Any:
                                  num_envs=settings["video_envs"])
     except (ValueError, RenderError) as e:
         raise CLIError(str(e)) from None
-    print(f"[skrl_isaac] video: {recorder.source.description}, {recorder.fps:.0f} fps, {settings['video_width']}x{settings['video_height']}"
+    print(f"[skrl_isaac] video: {recorder.source.description}, {recorder.fps:.0f} fps, "
+          f"{settings['video_width']}x{settings['video_height']}"
           + (f", {settings['video_envs']} envs" if settings["video_envs"] > 1 else ""), flush=True)
     return recorder
 

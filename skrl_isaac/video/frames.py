@@ -28,6 +28,11 @@ def unwrapped(task: Any) -> Any:
     return task
 
 
+def has_mujoco_state(task: Any) -> bool:
+    """Whether ``task`` (unwrapped) hands out its MuJoCo state: ``model`` and ``render_qpos`` (the embedded suite)."""
+    return hasattr(task, "render_qpos") and hasattr(task, "model")
+
+
 class MujocoFrames:
     """The first ``num_envs`` environments of an embedded task drawn offscreen by MuJoCo (tiled in a grid
     when more than one), from their positions (one small device-to-host copy per frame)."""
@@ -111,7 +116,7 @@ def frame_source(task: Any, width: int, height: int, num_envs: int = 1) -> Frame
     """MuJoCo's renderer for a task that hands out its MuJoCo state (``render_qpos`` and ``model``), else the task's
     own ``render(mode="rgb_array")``; an error when it has neither."""
     task = unwrapped(task)
-    if hasattr(task, "render_qpos") and hasattr(task, "model"):
+    if has_mujoco_state(task):
         return MujocoFrames(task, width, height, num_envs)
     if callable(getattr(task, "render", None)):
         return TaskFrames(task, width, height, num_envs)

@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import Any
 
-from skrl_isaac.video.frames import unwrapped
+from skrl_isaac.video.frames import has_mujoco_state, unwrapped
 
 
 class ViewerError(RuntimeError):
@@ -59,7 +59,7 @@ class LiveViewer:
 
         _probe_display()
         self.task = unwrapped(task)
-        if not hasattr(self.task, "render_qpos") or not hasattr(self.task, "model"):
+        if not has_mujoco_state(self.task):
             raise ViewerError(f"the live viewer shows the embedded MuJoCo tasks; {type(self.task).__name__} hands out "
                               "no MuJoCo state")
         self._data = mujoco.MjData(self.task.model)
