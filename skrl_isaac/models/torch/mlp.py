@@ -48,14 +48,71 @@ def mlp(inputs: int, hiddens: Sequence[int], outputs: int, activation: str = "el
     return nn.Sequential(*layers)
 
 
+class TrunkOutput:
+    """The hidden-layer output that one :class:`SharedTrunkMLP` computed for an input, kept for the other."""
+
+    __slots__ = ("input", "version", "output", "producer")
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.input = self.version = self.output = self.producer = None
+
+    def __reduce__(self) -> tuple:
+        # copies and pickles start empty (an autograd output cannot be copied); the models copied together
+        # (one deepcopy, one pickle) still share the new one
+        return TrunkOutput, ()
+
+
+class SharedTrunkMLP(nn.Sequential):
+    """``hidden layers..., head``, the hidden layers shared with another model's ``SharedTrunkMLP``.
+
+    When the other model already ran the hidden layers on this very input tensor (the same object, not
+    modified since) with gradients enabled, its output is taken instead of running them again, once: PPO's
+    update evaluates the policy and the value on one minibatch, so the trunk runs forward and backward once
+    per minibatch, as rl_games' actor-critic does. Without gradients (rollouts, values, export), under
+    tracing or compilation, every call runs the whole network. The state dict is a plain ``nn.Sequential``'s.
+    """
+
+    def __init__(self, *layers: nn.Module, trunk_output: TrunkOutput | None = None) -> None:
+        super().__init__(*layers)
+        self.trunk_output = trunk_output if trunk_output is not None else TrunkOutput()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        *hidden_layers, head = self
+        shared = self.trunk_output
+        reuse = torch.is_grad_enabled() and not torch.jit.is_tracing() and not _compiling()
+        if reuse and shared.input is x and shared.version == x._version and shared.producer is not self:
+            hidden = shared.output
+            shared.clear()
+        else:
+            hidden = x
+            for layer in hidden_layers:
+                hidden = layer(hidden)
+            shared.clear()
+            if reuse:
+                shared.input, shared.version, shared.output, shared.producer = x, x._version, hidden, self
+        return head(hidden)
+
+
+def _compiling() -> bool:
+    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return bool(is_compiling()) if is_compiling is not None else False
+
+
 def share_hidden_layers(source: nn.Module, target: nn.Module) -> None:
     """Give ``target.net`` the hidden layers of ``source.net`` (every module but its output ``Linear``): one trunk
     with two heads, rl_games' ``separate: False`` actor-critic. The trunk's parameters then appear in both
-    models' state dicts (loading either restores it) and once in an optimizer built over both."""
+    models' state dicts (loading either restores it) and once in an optimizer built over both. Both nets become
+    :class:`SharedTrunkMLP`: on the same input with gradients, the trunk runs once for both heads."""
     if [m.out_features for m in source.net if isinstance(m, nn.Linear)][:-1] != \
             [m.out_features for m in target.net if isinstance(m, nn.Linear)][:-1]:
         raise ValueError("shared hidden layers need the same hidden sizes in both models")
-    target.net = nn.Sequential(*list(source.net)[:-1], target.net[-1])
+    shared = TrunkOutput()
+    layers = list(source.net)
+    source.net = SharedTrunkMLP(*layers, trunk_output=shared)
+    target.net = SharedTrunkMLP(*layers[:-1], target.net[-1], trunk_output=shared)
 
 
 class MLPGaussianPolicy(GaussianModel):
