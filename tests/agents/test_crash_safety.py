@@ -136,6 +136,10 @@ def test_exported_policies_match_the_model_on_real_observations(tmp_path):
     onnx = ort.InferenceSession(paths["onnx"]).run(None, {"observations": observations.numpy()})[0]
     torch.testing.assert_close(scripted, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.from_numpy(onnx), expected, atol=1e-5, rtol=0)
+    # outside no_grad too, the TorchScript policy's actions are plain tensors (``.numpy()`` works on them)
+    actions = torch.jit.load(paths["torchscript"])(observations)
+    assert not actions.requires_grad and actions.numpy().shape == (observations.shape[0], 8)
+    assert all(p.requires_grad for p in policy.parameters())  # the live policy keeps training
     env.close()
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -53,7 +54,7 @@ def export_policy(policy: Model, state_preprocessor: nn.Module | None, directory
     example = torch.zeros((2, policy.num_observations), device=device)
     os.makedirs(directory, exist_ok=True)
     paths = {}
-    with torch.no_grad():
+    with torch.no_grad(), _frozen(module):  # the files' parameters and outputs need no gradient
         if "torchscript" in formats:
             traced = torch.jit.trace(module, example, check_trace=False)
             path = os.path.join(directory, "policy.pt")
@@ -74,6 +75,19 @@ def export_policy(policy: Model, state_preprocessor: nn.Module | None, directory
             atomic_write(path, lambda f: f.write(buffer.getvalue()))
             paths["onnx"] = path
     return paths
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """``requires_grad=False`` on the parameters of ``module`` inside the block (restored after it)."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 def parse_formats(value: Any) -> tuple[str, ...]:
