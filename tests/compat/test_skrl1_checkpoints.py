@@ -223,8 +223,8 @@ def test_the_cli_plays_a_skrl1_agent_checkpoint(tmp_path):
     env = wrap_env(load_embedded_env(task_name="Cartpole", num_envs=4, device="cpu", seed=0))
     agent = build_agent(cfg, env, torch.device("cpu"), "Cartpole")  # the models the CLI builds
     o = env.observation_space
-    optimizer = trained_adam(itertools.chain(agent.models["policy"].parameters(), agent.models["value"].parameters()),
-                             3e-4)
+    parameters = itertools.chain(agent.models["policy"].parameters(), agent.models["value"].parameters())
+    optimizer = trained_adam(list({id(p): p for p in parameters}.values()), 3e-4)  # a shared trunk's parameters once
     folder = tmp_path / "runs" / "skrl1" / "checkpoints"
     folder.mkdir(parents=True)
     torch.save({"policy": agent.models["policy"].state_dict(), "value": agent.models["value"].state_dict(),
