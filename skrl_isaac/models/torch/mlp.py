@@ -10,6 +10,7 @@ from torch import nn
 from skrl_isaac.models.torch.categorical import CategoricalModel
 from skrl_isaac.models.torch.deterministic import DeterministicModel
 from skrl_isaac.models.torch.gaussian import GaussianModel
+from skrl_isaac.utils.compiling import compiling
 
 ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh, "selu": nn.SELU, "leaky_relu": nn.LeakyReLU,
                "silu": nn.SiLU, "gelu": nn.GELU}
@@ -82,7 +83,7 @@ class SharedTrunkMLP(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         *hidden_layers, head = self
         shared = self.trunk_output
-        reuse = torch.is_grad_enabled() and not torch.jit.is_tracing() and not _compiling()
+        reuse = torch.is_grad_enabled() and not torch.jit.is_tracing() and not compiling()
         if reuse and shared.input is x and shared.version == x._version and shared.producer is not self:
             hidden = shared.output
             shared.clear()
@@ -94,11 +95,6 @@ class SharedTrunkMLP(nn.Sequential):
             if reuse:
                 shared.input, shared.version, shared.output, shared.producer = x, x._version, hidden, self
         return head(hidden)
-
-
-def _compiling() -> bool:
-    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
-    return bool(is_compiling()) if is_compiling is not None else False
 
 
 def share_hidden_layers(source: nn.Module, target: nn.Module) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from skrl_isaac.utils import distributed
+from skrl_isaac.utils.compiling import compiling
 from skrl_isaac.utils.spaces import flatten_size
 
 
@@ -81,7 +82,7 @@ class RunningStandardScaler(torch.nn.Module):
         """
         mean, variance = self.running_mean, self.running_variance
         key = None
-        if not (torch.jit.is_tracing() or _compiling() or mean.is_inference() or variance.is_inference()
+        if not (torch.jit.is_tracing() or compiling() or mean.is_inference() or variance.is_inference()
                 or (mean.is_cuda and torch.cuda.is_current_stream_capturing())):
             key = (dtype, self.epsilon, id(mean), mean.data_ptr(), mean._version,
                    id(variance), variance.data_ptr(), variance._version)
@@ -91,9 +92,3 @@ class RunningStandardScaler(torch.nn.Module):
         if key is not None:
             self._moments = (key, mean, std)
         return mean, std
-
-
-def _compiling() -> bool:
-    """True inside ``torch.compile`` (dynamo) tracing."""
-    is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
-    return bool(is_compiling()) if is_compiling is not None else False
