@@ -40,7 +40,7 @@ for path in (ROOT, os.path.join(ROOT, "benchmarks")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from vs_rl_games import rl_games_settings, train_cfg  # noqa: E402
+from vs_rl_games import rl_games_ppo_run_config, train_cfg  # noqa: E402
 
 
 @dataclass
@@ -77,19 +77,12 @@ def rl_games_agent(task: str, num_envs: int, seed: int, out: str) -> tuple[Any, 
     """rl_games' PPO agent for ``task`` with our train config's settings (as ``vs_rl_games.py`` runs it)."""
     from rl_games.torch_runner import Runner
 
-    from skrl_isaac.interop.rl_games import float32_matmul_kept, register_rl_games_env, rl_games_ppo_config
+    from skrl_isaac.interop.rl_games import float32_matmul_kept, register_rl_games_env
 
     cfg = train_cfg(task)
-    agent, policy = cfg["agent"], cfg["models"]["policy"]
-    rollouts = int(agent["rollouts"])
     env_name = register_rl_games_env(task, num_envs=num_envs, device="cpu", seed=seed)
-    config = rl_games_ppo_config(env_name, num_envs, "cpu", name="rl_games", train_dir=out,
-                                 units=tuple(policy["hiddens"]), activation=policy.get("activation", "elu"),
-                                 horizon_length=rollouts, mini_epochs=int(agent["learning_epochs"]),
-                                 minibatch_size=num_envs * rollouts // int(agent["mini_batches"]),
-                                 learning_rate=float(agent["learning_rate"]), seed=seed, torch_compile=False)
-    config["params"]["config"].update(rl_games_settings(cfg))
-    config["params"]["config"]["bounds_loss_coef"] = float(agent.get("bounds_loss_scale", 0.0))
+    config = rl_games_ppo_run_config(cfg, env_name, num_envs, "rl_games", out, iterations=1, seed=seed)
+    config["params"]["config"]["bounds_loss_coef"] = float(cfg["agent"].get("bounds_loss_scale", 0.0))
     with float32_matmul_kept():
         runner = Runner()
         runner.load(config)
@@ -203,12 +196,23 @@ def our_update(agent: Any, rollout: Rollout) -> list[tuple[float, float]]:
 def compare(task: str = "Humanoid", num_envs: int = 512, warmup: int = 2, seed: int = 1,
             move_statistics: bool = False) -> Parity:
     """Train rl_games ``warmup`` iterations, then one update each from the same point on the same rollout."""
-    out = tempfile.mkdtemp(prefix="update_parity_")  # both learners' (empty) run folders
-    rl_agent, cfg = rl_games_agent(task, num_envs, seed, out)
-    for _ in range(warmup):
-        rl_agent.epoch_num = rl_agent.update_epoch()
-        rl_agent.train_epoch()
-    agent, pairs = our_agent(rl_agent, cfg, task, out)
+    with tempfile.TemporaryDirectory(prefix="update_parity_") as out:  # both learners' (empty) run folders
+        rl_agent, cfg = rl_games_agent(task, num_envs, seed, out)
+        agent = None
+        try:
+            for _ in range(warmup):
+                rl_agent.epoch_num = rl_agent.update_epoch()
+                rl_agent.train_epoch()
+            agent, pairs = our_agent(rl_agent, cfg, task, out)
+            return _update_both(rl_agent, agent, pairs, move_statistics)
+        finally:  # their files are closed before the folder goes
+            rl_agent.writer.close()
+            if agent is not None:
+                agent.close()
+
+
+def _update_both(rl_agent: Any, agent: Any, pairs: list, move_statistics: bool) -> Parity:
+    """rl_games collects a rollout; both learners update on it from the same point; the differences."""
     before = {name: theirs.detach().clone() for name, theirs, _ in pairs}
     rollout = collect(rl_agent)
 

@@ -152,28 +152,39 @@ def rl_games_child(task: str, seed: int, num_envs: int, iterations: int, out: st
     """Train rl_games' PPO (or SAC) with our train config's hyper-parameters mapped to rl_games' keys."""
     from rl_games.torch_runner import Runner
 
-    from skrl_isaac.interop.rl_games import float32_matmul_kept, register_rl_games_env, rl_games_ppo_config
+    from skrl_isaac.interop.rl_games import float32_matmul_kept, register_rl_games_env
 
     cfg = train_cfg(task, agent_name)
-    agent, policy = cfg["agent"], cfg["models"]["policy"]
     env_name = register_rl_games_env(task, num_envs=num_envs, device="cpu", seed=seed)
     name = f"rl_games_{label(task, agent_name)}_{seed}"
     if agent_name == "SAC":
         config = rl_games_sac_config(cfg, env_name, num_envs, name, out, iterations, seed)
     else:
-        rollouts = int(agent["rollouts"])
-        config = rl_games_ppo_config(env_name, num_envs, "cpu", name=name, train_dir=out,
-                                     units=tuple(policy["hiddens"]), activation=policy.get("activation", "elu"),
-                                     horizon_length=rollouts, max_epochs=iterations,
-                                     mini_epochs=int(agent["learning_epochs"]),
-                                     minibatch_size=num_envs * rollouts // int(agent["mini_batches"]),
-                                     learning_rate=float(agent["learning_rate"]), seed=seed, torch_compile=False)
-        config["params"]["config"].update(rl_games_settings(cfg))
+        config = rl_games_ppo_run_config(cfg, env_name, num_envs, name, out, iterations, seed)
     with float32_matmul_kept():
         runner = Runner()
         runner.load(config)
         runner.reset()
         runner.run({"train": True, "play": False, "checkpoint": None, "sigma": None})
+
+
+def rl_games_ppo_run_config(cfg: dict, env_name: str, num_envs: int, name: str, out: str, iterations: int,
+                            seed: int) -> dict:
+    """rl_games' PPO config (``Runner().load`` takes it) for our PPO train config ``cfg``: IsaacGymEnvs' layout with
+    our sizes (``rollouts`` -> ``horizon_length``, ``learning_epochs`` -> ``mini_epochs``,
+    ``num_envs * rollouts / mini_batches`` -> ``minibatch_size``) and :func:`rl_games_settings`."""
+    from skrl_isaac.interop.rl_games import rl_games_ppo_config
+
+    agent, policy = cfg["agent"], cfg["models"]["policy"]
+    rollouts = int(agent["rollouts"])
+    config = rl_games_ppo_config(env_name, num_envs, "cpu", name=name, train_dir=out,
+                                 units=tuple(policy["hiddens"]), activation=policy.get("activation", "elu"),
+                                 horizon_length=rollouts, max_epochs=iterations,
+                                 mini_epochs=int(agent["learning_epochs"]),
+                                 minibatch_size=num_envs * rollouts // int(agent["mini_batches"]),
+                                 learning_rate=float(agent["learning_rate"]), seed=seed, torch_compile=False)
+    config["params"]["config"].update(rl_games_settings(cfg))
+    return config
 
 
 def rl_games_settings(cfg: dict) -> dict:
